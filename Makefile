@@ -1,0 +1,29 @@
+# `make run` and `make test` are the only set-up a fresh machine needs.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SUITE   ?= suites/wgan_vs_gan.yaml
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ganbench run $(SUITE)
+
+test: $(STAMP)
+	$(BIN)/ruff check ganbench tests bench
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/toy_throughput.py
+	$(BIN)/python bench/eval_speed.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,190 @@
+"""ganbench command line: parse flags, call ganbench.api, print. Nothing else lives here.
+
+Exit codes: 0 success; 1 a claim or regression check failed; 2 bad input (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ganbench.errors import BadInput
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, not a usage dump
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def positive(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else -1
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="ganbench", description="Declarative GAN benchmark and reproducibility harness.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def suite_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("suite", type=Path)
+        command.add_argument("--out", type=Path, help="output dir (default runs/<suite name>)")
+        command.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite in the output dir)")
+        command.add_argument("--devices", default="auto", help="auto | cpu | cuda:0,1")
+        command.add_argument("--runs-per-device", type=non_negative, default=0, help="worker slots per device (0: auto)")
+        command.add_argument("--backend", choices=["local", "ray"], default="local")
+        command.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
+        command.add_argument("--seeds", type=positive, help="override the suite's seeds with 0..N-1")
+        command.add_argument("--steps", type=positive, help="override every variant's generator steps")
+        command.add_argument("--rerun", action="store_true", help="train again even runs that finished")
+        command.add_argument("--retries", type=non_negative, default=0, help="retries of a failed work unit")
+        command.add_argument("--quiet", action="store_true")
+        command.add_argument("--data-root", help="folder with image datasets (or GANBENCH_DATA_ROOT)")
+        command.add_argument("--inception-weights", help="local Inception weights file (or GANBENCH_INCEPTION_WEIGHTS)")
+        return command
+
+    suite_command("run", "train and evaluate every run of a suite")
+    check = suite_command("check", "run a suite, then gate on its claims and a baseline (exit 1 on failure)")
+    check.add_argument("--baseline", type=Path, help="leaderboard CSV to compare against")
+
+    board = commands.add_parser("leaderboard", help="re-aggregate a finished output dir")
+    board.add_argument("dir", type=Path)
+    board.add_argument("--format", choices=["csv", "md"], default="csv")
+    board.add_argument("-o", "--output", type=Path, help="file to write (default: print)")
+
+    tune = commands.add_parser("tune", help="tune a variant's hyperparameters with Optuna")
+    tune.add_argument("suite", type=Path)
+    tune.add_argument("--out", type=Path)
+    tune.add_argument("--trials", type=positive)
+    tune.add_argument("--workers", type=positive, default=1)
+    tune.add_argument("--storage", help="Optuna storage URL (default: SQLite in the output dir)")
+    tune.add_argument("--study", help="study name (default: <suite>-<variant>)")
+    tune.add_argument("--per-variant", action="store_true", help="tune every variant, not only tune.variant")
+    tune.add_argument("--export", type=Path, help="write the best parameters as a suite YAML")
+    tune.add_argument("--steps", type=positive)
+    tune.add_argument("--quiet", action="store_true")
+
+    report = commands.add_parser("report", help="HTML report of a finished output dir")
+    report.add_argument("dir", type=Path)
+    report.add_argument("-o", "--output", type=Path, default=None)
+
+    validate = commands.add_parser("validate", help="check a suite file, train nothing")
+    validate.add_argument("suite", type=Path)
+    commands.add_parser("list", help="registered losses, archs, datasets, metrics, optimizers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BadInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are recorded; run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _load(args: argparse.Namespace):
+    from ganbench.suite import load_suite
+
+    return load_suite(args.suite, steps=getattr(args, "steps", None), seeds=getattr(args, "seeds", None))
+
+
+def _options(args: argparse.Namespace):
+    from ganbench.api import RunOptions
+
+    return RunOptions(
+        out=args.out,
+        tracking_uri=args.tracking_uri,
+        devices=args.devices,
+        runs_per_device=args.runs_per_device,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        rerun=args.rerun,
+        retries=args.retries,
+        quiet=args.quiet,
+        data_root=args.data_root,
+        inception_weights=args.inception_weights,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ganbench import api
+    from ganbench.summary import print_outcome
+
+    outcome = api.run_suite(_load(args), _options(args))
+    print_outcome(outcome)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ganbench import api
+    from ganbench.summary import print_check, print_outcome
+
+    outcome, failed_claims, regressions = api.check_suite(_load(args), _options(args), args.baseline)
+    print_outcome(outcome)
+    return print_check(failed_claims, regressions)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from ganbench.summary import publish_leaderboard
+
+    publish_leaderboard(args.dir, args.format, args.output)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from ganbench.tune import tune_suite
+
+    tune_suite(args)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ganbench.report import write_report
+
+    path = write_report(args.dir, args.output)
+    print(f"report written to {path}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    suite = _load(args)
+    print(
+        f"{args.suite}: ok: {len(suite.variants)} variants x {len(suite.datasets)} datasets x "
+        f"{len(suite.seeds)} seeds = {len(suite.specs)} runs, {len(suite.file.claims)} claims"
+    )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ganbench.summary import print_registries
+
+    print_registries()
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "leaderboard": cmd_leaderboard,
+    "tune": cmd_tune,
+    "report": cmd_report,
+    "validate": cmd_validate,
+    "list": cmd_list,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

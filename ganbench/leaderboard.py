@@ -1,0 +1,175 @@
+"""Leaderboard: aggregate runs.csv over seeds, render it, and gate CI on a baseline.
+
+``aggregate`` turns one row per run into one row per variant x dataset x metric with the spread
+over seeds. Failed runs carry no metrics and are left out; diverged runs keep their last metrics
+(they are results) and are counted in the ``diverged`` column of their cell. The variant-level
+``divergence_rate`` gets its own row per cell, with a Wilson interval instead of the t interval
+(a t interval of a 0/1 mean is poor for a handful of seeds and can leave [0, 1]).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ganbench.suite import ToleranceConfig
+
+# Numeric columns of runs.csv that describe a run rather than measure it.
+BOOKKEEPING = {
+    "run_id",
+    "suite",
+    "dataset",
+    "variant",
+    "seed",
+    "status",
+    "steps_done",
+    "wall_s",
+    "device",
+    "mlflow_run_id",
+}
+KEYS = ["variant", "dataset", "metric"]
+COLUMNS = [*KEYS, "n", "mean", "std", "ci95_low", "ci95_high", "median", "diverged"]
+
+# Without a suite tolerance: 3 standard errors of the baseline mean, and an absolute floor so that
+# zero-variance metrics (e.g. every seed covers 8 modes) do not fail on float noise.
+DEFAULT_TOLERANCE = ToleranceConfig(k_se=3.0, absolute=1e-6)
+
+
+def metric_columns(runs: pd.DataFrame) -> list[str]:
+    """Numeric columns that measure something (``diverged`` included), in file order."""
+    return [c for c in runs.columns if c not in BOOKKEEPING and pd.api.types.is_numeric_dtype(runs[c])]
+
+
+def diverged_flags(runs: pd.DataFrame) -> pd.Series:
+    """True for diverged runs: by status, or by the 0/1 ``diverged`` metric when it is there."""
+    flags = runs["status"].eq("diverged")
+    if "diverged" in runs:
+        flags |= pd.to_numeric(runs["diverged"], errors="coerce").fillna(0).gt(0)
+    return flags
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant x dataset x metric: n, mean, std, t-based ci95, median, diverged."""
+    done = runs[runs["status"] != "failed"].assign(diverged=lambda f: diverged_flags(f).astype(float))
+    counts = done.groupby(["variant", "dataset"], sort=False)["diverged"].sum().astype(int).rename("diverged")
+    table = pd.concat([_metric_rows(done), _divergence_rows(done)], ignore_index=True)
+    table = table.join(counts, on=["variant", "dataset"])
+    return table[COLUMNS].sort_values(["dataset", "metric", "variant"], kind="stable").reset_index(drop=True)
+
+
+def _metric_rows(done: pd.DataFrame) -> pd.DataFrame:
+    metrics = [m for m in metric_columns(done) if m != "diverged"]
+    values = done[metrics].astype(float).replace([np.inf, -np.inf], np.nan)  # non-finite: not measured
+    long = pd.concat([done[["variant", "dataset"]], values], axis=1).melt(
+        ["variant", "dataset"], var_name="metric"
+    )
+    cells = long.groupby(KEYS, sort=False)["value"].agg(n="count", mean="mean", std="std", median="median")
+    cells = cells.reset_index()
+    # A metric nobody on this dataset reports (FID on a toy set) is not a cell; one that only some
+    # variants lack (all their runs blew up to NaN) stays, with n = 0, so the gate notices.
+    cells = cells[cells.groupby(["dataset", "metric"])["n"].transform("sum") > 0]
+    half = stats.t.ppf(0.975, cells["n"] - 1) * cells["std"] / np.sqrt(cells["n"])
+    return cells.assign(ci95_low=cells["mean"] - half, ci95_high=cells["mean"] + half)
+
+
+def _divergence_rows(done: pd.DataFrame) -> pd.DataFrame:
+    cells = done.groupby(["variant", "dataset"], sort=False)["diverged"].agg(
+        n="count", k="sum", mean="mean", std="std", median="median"
+    )
+    ci = [
+        stats.binomtest(int(k), int(n)).proportion_ci(method="wilson")
+        for k, n in zip(cells["k"], cells["n"], strict=True)
+    ]
+    cells["ci95_low"] = [c.low for c in ci]
+    cells["ci95_high"] = [c.high for c in ci]
+    return cells.drop(columns="k").reset_index().assign(metric="divergence_rate")
+
+
+# ----------------------------------------------------------------------------- markdown
+
+
+def to_markdown(leaderboard: pd.DataFrame, claims: pd.DataFrame | None = None) -> str:
+    """leaderboard.md: a `mean ± std` table per dataset (variants as rows), then the claims."""
+    parts = ["# Leaderboard", ""]
+    for dataset, cells in leaderboard.groupby("dataset", sort=False):
+        parts += [f"## {dataset}", "", _dataset_table(cells).to_markdown(index=False), ""]
+    if claims is not None and len(claims):
+        parts += ["## Claims", "", _claims_table(claims).to_markdown(index=False, disable_numparse=True), ""]
+    return "\n".join(parts)
+
+
+def _dataset_table(cells: pd.DataFrame) -> pd.DataFrame:
+    # Per-run oscillation columns are diagnostics; the main table shows final values only.
+    main = cells[~cells["metric"].str.endswith("_osc")]
+    text = [
+        _cell_text(*row)
+        for row in zip(main["metric"], main["n"], main["mean"], main["std"], main["diverged"], strict=True)
+    ]
+    wide = main.assign(text=text).pivot(index="variant", columns="metric", values="text")
+    order = [m for m in pd.unique(main["metric"]) if m != "divergence_rate"] + ["divergence_rate"]
+    return wide.reindex(columns=[m for m in order if m in wide]).fillna("–").reset_index()
+
+
+def _cell_text(metric: str, n: int, mean: float, std: float, diverged: int) -> str:
+    if metric == "divergence_rate":  # "1/5" says more than 0.2 ± 0.45
+        return f"{diverged}/{n}"
+    if not np.isfinite(mean):
+        return "–"
+    return f"{mean:.4g} ± {std:.2g}" if np.isfinite(std) else f"{mean:.4g}"
+
+
+def _claims_table(claims: pd.DataFrame) -> pd.DataFrame:
+    def verdict(row: pd.Series) -> str:  # bold where `check` fails
+        return row["verdict"] if row["verdict"] == row["expected"] else f"**{row['verdict']}**"
+
+    return pd.DataFrame(
+        {
+            "claim": claims["text"].where(claims["text"].fillna("").ne(""), claims["id"]),
+            "dataset": claims["dataset"],
+            "verdict": claims.apply(verdict, axis=1),
+            "expected": claims["expected"],
+            "p-value": claims["p_value"].map(lambda p: f"{p:.3g}" if np.isfinite(p) else "–"),
+            "effect size": claims["effect_size"].map(lambda e: f"{e:+.2f}" if np.isfinite(e) else "–"),
+            "n (better/worse)": claims["n_better"].astype(str) + "/" + claims["n_worse"].astype(str),
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- regression gate
+
+
+def compare_to_baseline(
+    leaderboard: pd.DataFrame, baseline: pd.DataFrame, tolerance: ToleranceConfig | None = None
+) -> pd.DataFrame:
+    """Each baseline cell against the current leaderboard; ``ok`` is False outside the band.
+
+    The band is two-sided: an unexplained improvement is a change of behaviour too, and is
+    accepted by committing a new baseline. A baseline cell missing now is a regression.
+    """
+    tol = tolerance or DEFAULT_TOLERANCE
+    base = baseline if tol.metrics is None else baseline[baseline["metric"].isin(tol.metrics)]
+    base = base[[*KEYS, "mean", "std", "n"]].rename(columns={"mean": "baseline_mean"})
+    merged = base.merge(leaderboard[[*KEYS, "mean"]], on=KEYS, how="left", indicator=True)
+    delta = merged["mean"] - merged["baseline_mean"]
+    band = _band(merged, tol)
+    # A cell with no finite value in both (every run NaN) is unchanged, not a regression.
+    unchanged = merged["mean"].isna() & merged["baseline_mean"].isna()
+    ok = merged["_merge"].eq("both") & (delta.abs().le(band) | unchanged)
+    out = merged.assign(delta=delta, band=band, ok=ok)
+    return out[[*KEYS, "baseline_mean", "mean", "delta", "band", "ok"]].reset_index(drop=True)
+
+
+def _band(base: pd.DataFrame, tol: ToleranceConfig) -> pd.Series:
+    """Half-width per row: the widest of the tolerance kinds given (a missing std counts as 0)."""
+    widths = []
+    if tol.absolute is not None:
+        widths.append(pd.Series(tol.absolute, index=base.index))
+    if tol.relative is not None:
+        widths.append(tol.relative * base["baseline_mean"].abs())
+    if tol.k_se is not None:
+        widths.append(tol.k_se * base["std"] / np.sqrt(base["n"]))
+    return pd.concat(widths, axis=1).max(axis=1).fillna(0.0)

@@ -1,0 +1,104 @@
+"""Mode-coverage metrics on mixtures of Gaussians (VEEGAN / PacGAN protocol) and the exact W1.
+
+A sample is high quality (hq) when it lies within 3 std of its nearest mode; a mode is covered
+when at least ``min_count`` hq samples are nearest to it. hq_share alone rewards collapse (all
+samples on one mode score ~1), so modes_covered and reverse_kl are reported beside it, and w1
+gives a continuous signal while no sample is within 3 std yet.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import ot
+import torch
+from scipy.spatial.distance import cdist
+
+from ganbench.metrics import EVALUATORS, register_metric
+
+HQ_STDS = 3.0  # the literature's high-quality radius, in stds of a mode
+
+register_metric("modes_covered", True, 0.0, "modes with at least min_count high-quality samples nearest to them")
+register_metric("hq_share", True, 0.0, "share of samples within 3 std of their nearest mode")
+register_metric("reverse_kl", False, None, "KL(histogram of high-quality samples over the modes || uniform)")
+register_metric("w1", False, None, "exact Wasserstein-1 distance between generated and fresh real points")
+register_metric("critic_w", False, None, "the critic's Wasserstein estimate, mean D(real) - mean D(fake)")
+
+
+def mode_stats(samples: Any, centres: Any, std: float, min_count: int = 1) -> dict[str, float]:
+    """modes_covered, hq_share and reverse_kl of `samples` [n, d] against `centres` [M, d].
+
+    reverse_kl is sum over modes with p > 0 of p * log(p * M), p the hq histogram, so it is finite
+    and lies in [0, log M]. With no hq sample at all it is log(M), the value of a fully collapsed
+    histogram: a generator that hits no mode must not score better than one that hits one.
+    Non-finite samples are never high quality; they still count in hq_share's denominator.
+    """
+    if not std > 0:
+        raise ValueError(f"std must be > 0, got {std!r}")
+    if min_count < 1:
+        raise ValueError(f"min_count must be >= 1, got {min_count!r}")
+    samples = torch.as_tensor(samples).detach().to("cpu", torch.float64)
+    centres = torch.as_tensor(centres).detach().to("cpu", torch.float64)
+    counts = hq_histogram(samples, centres, HQ_STDS * std)
+    n_hq = int(counts.sum())
+    return {
+        "modes_covered": float((counts >= min_count).sum()),
+        "hq_share": n_hq / len(samples) if len(samples) else 0.0,
+        "reverse_kl": kl_from_uniform(counts),
+    }
+
+
+def hq_histogram(samples: torch.Tensor, centres: torch.Tensor, radius: float) -> torch.Tensor:
+    """Number of samples within `radius` of each centre that are nearest to it ([M] int64)."""
+    if samples.ndim != 2 or centres.ndim != 2 or samples.shape[1] != centres.shape[1]:
+        raise ValueError(f"expected samples [n, d] and centres [M, d], got {tuple(samples.shape)}, {tuple(centres.shape)}")
+    # The mm-free mode computes each distance from the difference, so a sample exactly on a
+    # centre is at distance 0 (the matmul expansion loses that to cancellation).
+    dist, nearest = torch.cdist(samples, centres, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1)
+    hq = dist <= radius  # False for NaN distances, so non-finite samples drop out here
+    return torch.bincount(nearest[hq], minlength=len(centres))
+
+
+def kl_from_uniform(counts: torch.Tensor) -> float:
+    """KL(p || uniform over the M bins) for the histogram `counts`; log(M) when it is empty."""
+    m = len(counts)
+    total = int(counts.sum())
+    if total == 0:
+        return math.log(m)
+    p = counts[counts > 0].double() / total
+    return max(float((p * torch.log(p * m)).sum()), 0.0)  # clamp rounding below the true minimum 0
+
+
+def wasserstein1(a: Any, b: Any) -> float:
+    """Exact W1 between equal-size point sets with uniform weights: the min over matchings of the
+    mean Euclidean distance, by optimal assignment. Non-finite input gives inf."""
+    a, b = as_float64(a), as_float64(b)
+    if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
+        raise ValueError(f"expected two non-empty [n, d] point sets of one shape, got {a.shape} and {b.shape}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return math.inf
+    # Network simplex (POT) rather than scipy's linear_sum_assignment: both are exact and agree
+    # to 1e-12, but the Hungarian solver's worst case is a collapsed generator (all fake points
+    # alike), about 2 s for 1000 points here, against 0.3 s; on matched sets both take ~0.1 s.
+    weights = np.full(len(a), 1.0 / len(a))
+    return float(ot.emd2(weights, weights, cdist(a, b), numItermax=10**7))
+
+
+def as_float64(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+@EVALUATORS.register("toy")
+def evaluate_toy(dataset: Any, fake: torch.Tensor, generator: torch.Generator, train: Any, context: Any) -> dict[str, float]:
+    """Mode stats on all of `fake`, and w1 of its first `train.w1_points` against fresh real points."""
+    stats = mode_stats(fake, dataset.centres, dataset.std, train.min_count)
+    n = min(train.w1_points, len(fake))
+    # Draw the real points before looking at `fake`'s values, so the generator advances the
+    # same way whether or not the fake points are finite.
+    real = dataset.sample(n, generator)
+    stats["w1"] = wasserstein1(fake[:n], real)
+    return stats

@@ -1,0 +1,86 @@
+"""Name -> factory tables for every pluggable piece (losses, archs, datasets, metrics, optimizers).
+
+A name is either a registered key (``"wgan"``) or an import path (``"my_pkg.losses:relativistic"``),
+so user code plugs in without touching ganbench. Lookups of unknown names raise ``UnknownName``
+with a "did you mean" hint, which the suite loader turns into a one-line error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownName(KeyError):
+    """A registry lookup failed; the message already names the choices."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def add(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+
+        return add
+
+    def add(self, name: str, obj: T) -> None:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._entries[name] = obj
+
+    def get(self, name: str) -> T:
+        if name in self._entries:
+            return self._entries[name]
+        if ":" in name:
+            return _import_path(name, self.kind)
+        raise UnknownName(f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries or ":" in name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._entries))
+
+    def items(self) -> list[tuple[str, T]]:
+        return sorted(self._entries.items())
+
+
+def did_you_mean(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; expected one of: {', '.join(sorted(map(str, choices)))}"
+
+
+def _import_path(path: str, kind: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise UnknownName(f"cannot import {kind} {path!r}: {err}") from None
+
+
+LOSSES: Registry[Any] = Registry("loss")
+ARCHS: Registry[Any] = Registry("arch")
+DATASETS: Registry[Any] = Registry("dataset")
+METRICS: Registry[Any] = Registry("metric")
+OPTIMIZERS: Registry[Any] = Registry("optimizer")
+
+
+def load_builtins() -> None:
+    """Import the modules whose decorators fill the tables (idempotent)."""
+    import ganbench.data  # noqa: F401
+    import ganbench.losses  # noqa: F401
+    import ganbench.metrics  # noqa: F401
+    import ganbench.models  # noqa: F401
+    import ganbench.optim  # noqa: F401

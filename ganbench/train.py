@@ -1,0 +1,289 @@
+"""The training engine: one generic GAN step, run for K runs at once as a batched ensemble.
+
+A group of RunSpecs that share their shapes (see ``group_key``) trains as one stacked
+computation: every member has its own weights, optimizer state, random streams, divergence flag
+and metrics, and a member's numbers equal those of the same spec trained alone (K = 1), because
+nothing in a step mixes members: matmuls are batched per member, losses are per member, and
+their sum only joins them for one backward pass whose gradients stay separate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats
+
+from ganbench.data import Dataset, build_dataset
+from ganbench.losses import critic_estimate, gradient_penalty
+from ganbench.metrics import EvalContext, evaluate, metric_identity
+from ganbench.optim import BatchedOptimizer
+from ganbench.registry import ARCHS, LOSSES
+from ganbench.seeding import stream
+from ganbench.suite import RunSpec, TrainConfig
+
+CHUNK = 50  # generator steps of noise/data drawn per member at once (part of the RNG protocol)
+CHECK_EVERY = 25  # steps between divergence checks (each one syncs with the device)
+HISTORY_POINTS = 200  # loss curves are averaged into at most this many points per run
+OSC_WINDOW = 5  # last evaluations over which a metric's oscillation is measured
+SAMPLES_KEPT = 1000  # final samples returned for the artifact plot
+
+
+@dataclass
+class RunResult:
+    spec: RunSpec
+    status: str  # finished | diverged | failed
+    steps_done: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    samples: np.ndarray | None = None
+    wall_s: float = 0.0
+    device: str = "cpu"
+    info: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+# Scalars that may differ between members of one ensemble; everything else must match.
+MEMBER_SCALARS = ("optimizer", "optimizer_g", "optimizer_d", "clip", "gp_weight", "ema", "min_count", "w1_points")
+
+
+def group_key(spec: RunSpec) -> str:
+    """Specs with equal keys can train as one ensemble."""
+    train = spec.train.model_dump(mode="json", exclude=set(MEMBER_SCALARS))
+    structure = {
+        "train": train,
+        "clipped": spec.train.clip is not None,
+        "penalised": (spec.train.gp_weight or 0) > 0,
+        "ema": spec.train.ema is not None,
+        # Toy mixtures share one shape, so different mixtures can share an ensemble.
+        "data": "toy-2d" if spec.data["name"] in ("ring", "grid") else spec.data,
+    }
+    return repr(sorted(structure.items()))
+
+
+class Streams:
+    """Per-member noise/data/penalty draws, made CHUNK steps at a time and sliced per step."""
+
+    def __init__(self, specs: list[RunSpec], datasets: list[Dataset], z_dim: int, device: str) -> None:
+        self.train = specs[0].train
+        self.datasets = datasets
+        self.z_dim = z_dim
+        self.device = device
+        self.gens = {name: [stream(s.seed, name) for s in specs] for name in ("noise", "data", "penalty")}
+        self.step = 0  # generator step the current chunk starts at
+
+    def chunk(self) -> None:
+        t = self.train
+        b, n = t.batch_size, t.n_critic
+        self.noise = self._stack([torch.randn(CHUNK * (n + 1), b, self.z_dim, generator=g) for g in self.gens["noise"]])
+        self.real = self._stack(
+            [ds.sample(CHUNK * n * b, g).view(CHUNK * n, b, *ds.shape) for ds, g in zip(self.datasets, self.gens["data"], strict=True)]
+        )
+        self.eps = self._stack([torch.rand(CHUNK * n, b, generator=g) for g in self.gens["penalty"]])
+
+    def _stack(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        # [K, draws, B, ...]: one transfer per chunk, not per step
+        return torch.stack(tensors).to(self.device, non_blocking=True)
+
+    def at(self, step: int, critic_iter: int | None) -> tuple[torch.Tensor, ...]:
+        """Noise (and real data, penalty weights) of generator step `step` (0-based)."""
+        if step % CHUNK == 0:
+            self.chunk()
+        i = step % CHUNK
+        n = self.train.n_critic
+        if critic_iter is None:  # the generator's own update
+            return (self.noise[:, i * (n + 1) + n],)
+        j = i * n + critic_iter
+        return self.noise[:, i * (n + 1) + critic_iter], self.real[:, j], self.eps[:, j]
+
+
+def train_group(
+    specs: list[RunSpec],
+    device: str = "cpu",
+    context: EvalContext | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[RunResult]:
+    """Train specs (all with one group_key) as one ensemble and evaluate every member."""
+    started = time.perf_counter()
+    context = context or EvalContext(device=device)
+    t = specs[0].train
+    k = len(specs)
+    datasets = _datasets(specs, context)
+    G, D = ARCHS.get(t.model.arch)(t.model, datasets[0].shape, [s.seed for s in specs])
+    G, D = G.to(device), D.to(device)
+    loss = LOSSES.get(t.loss)
+    opt_g = BatchedOptimizer(G.flat, [s.train.optimizer_g for s in specs])
+    opt_d = BatchedOptimizer(D.flat, [s.train.optimizer_d for s in specs])
+    clip = _member_column(specs, lambda s: s.train.clip or math.inf, device).unsqueeze(1)
+    gp_weight = _member_column(specs, lambda s: s.train.gp_weight or 0.0, device)
+    use_clip, use_gp = bool(torch.isfinite(clip).any()), bool((gp_weight > 0).any())
+    ema = _member_column(specs, lambda s: s.train.ema or 0.0, device).unsqueeze(1)
+    g_ema = G.flat.detach().clone() if t.ema is not None else None
+    streams = Streams(specs, datasets, t.model.z_dim, device)
+
+    curves = torch.zeros(3, t.steps, k, device=device)  # d_loss, g_loss, critic estimate
+    alive = torch.ones(k, dtype=torch.bool)
+    steps_done = [t.steps] * k
+    evals: list[dict[str, Any]] = []  # per evaluation: step, per-member metric dicts
+    last_metrics: list[dict[str, float]] = [{} for _ in range(k)]
+
+    for step in range(t.steps):
+        for it in range(t.n_critic):
+            z, real, eps = streams.at(step, it)
+            with torch.no_grad():
+                fake = G(z)
+            d_real, d_fake = D(real), D(fake)
+            loss_d = loss.d_loss(d_real, d_fake)
+            if use_gp:
+                loss_d = loss_d + gp_weight * gradient_penalty(D, real, fake, eps)
+            (D.flat.grad,) = torch.autograd.grad(loss_d.sum(), D.flat)
+            opt_d.step()
+            if use_clip:
+                with torch.no_grad():
+                    torch.clamp(D.flat, -clip, clip, out=D.flat)
+        (z,) = streams.at(step, None)
+        loss_g = loss.g_loss(D(G(z)))
+        (G.flat.grad,) = torch.autograd.grad(loss_g.sum(), G.flat)
+        opt_g.step()
+        if g_ema is not None:
+            g_ema.lerp_(G.flat.detach(), 1 - ema)
+        with torch.no_grad():
+            curves[0, step], curves[1, step] = loss_d.detach(), loss_g.detach()
+            curves[2, step] = critic_estimate(d_real, d_fake).detach()
+
+        done = step + 1
+        if done % CHECK_EVERY == 0 or done == t.steps:
+            newly = _newly_diverged(curves[:, max(0, done - CHECK_EVERY) : done], G, D, alive)
+            for m in newly.nonzero().flatten().tolist():
+                steps_done[m] = done
+                alive[m] = False
+            if newly.any():
+                _freeze(newly, G, D, opt_g, opt_d)
+            if on_progress:
+                on_progress(CHECK_EVERY * k if done % CHECK_EVERY == 0 else (done % CHECK_EVERY) * k)
+        if done % t.eval_every == 0 or done == t.steps:
+            weights = g_ema if g_ema is not None else G.flat.detach()
+            fakes = _generate(G, weights, specs, t, device)
+            row = {"step": done, "metrics": [None] * k}
+            for m in alive.nonzero().flatten().tolist():
+                metrics = evaluate(datasets[m], fakes[m], stream(specs[m].seed, "eval"), specs[m].train, context)
+                row["metrics"][m] = last_metrics[m] = metrics
+            evals.append(row)
+        if not alive.any():
+            break
+
+    wall = time.perf_counter() - started
+    curves_np = curves.cpu().numpy()
+    final = _generate(G, g_ema if g_ema is not None else G.flat.detach(), specs, t, device)
+    info = metric_identity(datasets[0], t, context)
+    return [
+        RunResult(
+            spec=s,
+            status="finished" if alive[m] else "diverged",
+            steps_done=steps_done[m],
+            metrics=_final_metrics(last_metrics[m], evals, curves_np, m, loss.wasserstein, not alive[m]),
+            history=_history(curves_np[:, : steps_done[m], m], evals, m, loss.wasserstein),
+            samples=final[m, :SAMPLES_KEPT].cpu().numpy() if alive[m] else None,
+            wall_s=wall / k,  # the ensemble's wall time, shared out evenly
+            device=device,
+            info=info,
+        )
+        for m, s in enumerate(specs)
+    ]
+
+
+def _datasets(specs: list[RunSpec], context: EvalContext) -> list[Dataset]:
+    built: dict[str, Dataset] = {}  # members on the same data share one object
+    for s in specs:
+        key = repr(sorted(s.data.items()))
+        if key not in built:
+            built[key] = build_dataset(s.data, context.data_root)
+    return [built[repr(sorted(s.data.items()))] for s in specs]
+
+
+def _member_column(specs: list[RunSpec], value: Callable[[RunSpec], float], device: str) -> torch.Tensor:
+    return torch.tensor([value(s) for s in specs], dtype=torch.float32, device=device)
+
+
+def _newly_diverged(window: torch.Tensor, G, D, alive: torch.Tensor) -> torch.Tensor:
+    """Members whose losses or weights became NaN/inf since the last check."""
+    finite = torch.isfinite(window).all(dim=(0, 1))
+    finite &= torch.isfinite(G.flat).all(dim=1) & torch.isfinite(D.flat).all(dim=1)
+    return alive & ~finite.cpu()
+
+
+@torch.no_grad()
+def _freeze(members: torch.Tensor, G, D, opt_g: BatchedOptimizer, opt_d: BatchedOptimizer) -> None:
+    """A diverged member stops alone: zero weights keep its slice finite, lr 0 keeps it still."""
+    members = members.to(G.flat.device)
+    for net, opt in ((G, opt_g), (D, opt_d)):
+        net.flat[members] = 0.0
+        opt.freeze(members)
+
+
+@torch.no_grad()
+def _generate(G, weights: torch.Tensor, specs: list[RunSpec], t: TrainConfig, device: str) -> torch.Tensor:
+    """eval_samples per member from its own eval stream, with the given (e.g. EMA) weights."""
+    z = torch.stack([torch.randn(t.eval_samples, t.model.z_dim, generator=stream(s.seed, "eval")) for s in specs])
+    saved = G.flat.detach().clone()
+    G.flat.copy_(weights)
+    out = torch.cat([G(chunk.to(device)) for chunk in z.split(4096, dim=1)], dim=1).float()
+    G.flat.copy_(saved)
+    return out.cpu()
+
+
+def _final_metrics(
+    last: dict[str, float], evals: list[dict[str, Any]], curves: np.ndarray, m: int, wasserstein: bool, diverged: bool
+) -> dict[str, float]:
+    metrics = dict(last)
+    metrics["diverged"] = float(diverged)
+    series = _eval_series(evals, m)
+    for name, values in series.items():
+        tail = np.asarray(values[-OSC_WINDOW:], dtype=float)
+        metrics[f"{name}_osc"] = float(np.std(tail)) if len(tail) > 1 and np.isfinite(tail).all() else math.nan
+    if wasserstein:
+        estimates = _critic_at_evals(curves[2, :, m], evals, m)
+        metrics["critic_w"] = estimates[-1] if estimates else math.nan
+        w1 = series.get("w1", [])
+        ok = [(c, w) for c, w in zip(estimates, w1, strict=False) if np.isfinite(c) and np.isfinite(w)]
+        corr = stats.spearmanr(*zip(*ok)).statistic if len(ok) >= 3 and len({w for _, w in ok}) > 1 else math.nan
+        metrics["w_quality_corr"] = float(corr)
+    return metrics
+
+
+def _eval_series(evals: list[dict[str, Any]], m: int) -> dict[str, list[float]]:
+    series: dict[str, list[float]] = {}
+    for row in evals:
+        for name, value in (row["metrics"][m] or {}).items():
+            series.setdefault(name, []).append(value)
+    return series
+
+
+def _critic_at_evals(estimate: np.ndarray, evals: list[dict[str, Any]], m: int) -> list[float]:
+    """The critic's W estimate averaged over the steps since the previous evaluation."""
+    out, start = [], 0
+    for row in evals:
+        if row["metrics"][m] is not None:
+            out.append(float(np.mean(estimate[start : row["step"]])))
+        start = row["step"]
+    return out
+
+
+def _history(curves: np.ndarray, evals: list[dict[str, Any]], m: int, wasserstein: bool) -> dict[str, list[tuple[int, float]]]:
+    names = ["d_loss", "g_loss"] + (["critic_w"] if wasserstein else [])
+    steps = curves.shape[1]
+    width = max(1, math.ceil(steps / HISTORY_POINTS))
+    history: dict[str, list[tuple[int, float]]] = {}
+    for i, name in enumerate(names):
+        history[name] = [
+            (min(start + width, steps), float(np.mean(curves[i, start : start + width]))) for start in range(0, steps, width)
+        ]
+    for row in evals:
+        for name, value in (row["metrics"][m] or {}).items():
+            history.setdefault(name, []).append((row["step"], float(value)))
+    return history

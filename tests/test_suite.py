@@ -1,0 +1,89 @@
+"""Suite loading: defaults and overrides, expansion, run ids, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from ganbench.errors import BadInput
+from ganbench.suite import load_suite
+from tests.conftest import TINY_SUITE, write
+
+
+def test_expansion_and_defaults(tiny_suite):
+    suite = load_suite(tiny_suite)
+    assert len(suite.specs) == 2 * 2 * 2
+    gan = suite.variants["gan"]
+    assert gan.steps == 60 and gan.model.hidden == 32  # from defaults
+    assert gan.optimizer_g == gan.optimizer_d == gan.optimizer  # resolved explicitly
+    assert suite.variants["wgan"].clip == 0.05 and suite.variants["wgan"].n_critic == 2
+    assert suite.datasets["ring8"] == {"name": "ring", "modes": 8, "radius": 2.0, "std": 0.02}
+    assert suite.datasets["grid9"]["side"] == 3
+
+
+def test_per_side_optimizers_override(tmp_path):
+    text = TINY_SUITE.replace(
+        "gan: {loss: ns, optimizer: {name: adam, lr: 1.0e-3, betas: [0.5, 0.999]}}",
+        "gan: {loss: ns, optimizer: {name: adam, lr: 1.0e-3}, optimizer_d: {name: sgd, lr: 0.1, momentum: 0.9}}",
+    )
+    gan = load_suite(write(tmp_path, text)).variants["gan"]
+    assert gan.optimizer_d.name == "sgd" and gan.optimizer_d.momentum == 0.9
+    assert gan.optimizer_g.name == "adam"
+
+
+def test_run_ids_are_stable_and_distinct(tiny_suite, tmp_path):
+    a, b = load_suite(tiny_suite), load_suite(tiny_suite)
+    assert [s.run_id for s in a.specs] == [s.run_id for s in b.specs]
+    assert len({s.run_id for s in a.specs}) == len(a.specs)
+    renamed = load_suite(write(tmp_path, TINY_SUITE.replace("name: tiny", "name: other"), "other.yaml"))
+    assert [s.run_id for s in renamed.specs] == [s.run_id for s in a.specs]  # the suite name is a label
+    longer = load_suite(tiny_suite, steps=61)
+    assert not {s.run_id for s in longer.specs} & {s.run_id for s in a.specs}
+
+
+def test_overrides(tiny_suite):
+    suite = load_suite(tiny_suite, steps=10, seeds=3)
+    assert {s.train.steps for s in suite.specs} == {10}
+    assert {s.train.eval_every for s in suite.specs} == {10}  # clipped to steps
+    assert suite.seeds == [0, 1, 2]
+
+
+def test_wgan_gp_gets_default_weight(tmp_path):
+    text = TINY_SUITE.replace("wgan: {loss: wgan, clip: 0.05,", "wgan: {loss: wgan-gp,")
+    assert load_suite(write(tmp_path, text)).variants["wgan"].gp_weight == 10.0
+
+
+BAD = {
+    "unknown key": (("  batch_size: 32", "  batch_sise: 32"), "defaults.batch_sise: unknown key (did you mean 'batch_size'?)"),
+    "wrong type": (("  steps: 60", "  steps: many"), "defaults.steps: Input should be a valid integer"),
+    "negative lr": (("lr: 1.0e-3, betas", "lr: -1, betas"), "variants.gan.optimizer.lr: Input should be greater than 0, got -1"),
+    "unknown loss": (("loss: wgan,", "loss: wgann,"), "variants.wgan.loss: unknown loss 'wgann' (did you mean 'wgan'?"),
+    "unknown dataset": (("datasets: [ring8,", "datasets: [ring9,"), "datasets[0].name: unknown dataset 'ring9' (did you mean 'ring"),
+    "dataset param": (("side: 3,", "sides: 3,"), "datasets[1].sides: unknown dataset parameter (did you mean 'side'?"),
+    "nested unknown key": (("model: {arch: mlp,", "model: {arch: mlp, hiden: 3,"), "defaults.model.hiden: unknown key (did you mean 'hidden'?"),
+    "unknown claim variant": (("better: gan\n", "better: gam\n"), "claims[0].better: unknown variant 'gam' (did you mean 'gan'?"),
+    "unknown claim metric": (("metric: w1", "metric: w2"), "claims[0].metric: unknown metric 'w2'"),
+    "yaml syntax": (("seeds: 2", "seeds: [2"), "YAML syntax error"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_line_with_key_path(tmp_path, case):
+    (old, new), expected = BAD[case]
+    assert old in TINY_SUITE, old
+    path = write(tmp_path, TINY_SUITE.replace(old, new, 1))
+    with pytest.raises(BadInput) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(BadInput, match="cannot read suite file"):
+        load_suite(tmp_path / "nope.yaml")
+
+
+def test_top_level_not_a_mapping(tmp_path):
+    with pytest.raises(BadInput, match="expected a mapping"):
+        load_suite(write(tmp_path, "- just\n- a list\n"))
