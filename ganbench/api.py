@@ -17,7 +17,7 @@ from ganbench import claims as claims_lib
 from ganbench import leaderboard as board
 from ganbench.data import build_dataset
 from ganbench.errors import BadInput
-from ganbench.metrics import EvalContext
+from ganbench.metrics import EvalContext, metric_identity
 from ganbench.plots import sample_figure
 from ganbench.runner import parse_devices, plan_units
 from ganbench.runner import store
@@ -63,7 +63,8 @@ def eval_context(suite: Suite, options: RunOptions, out_dir: Path) -> EvalContex
         inception_weights=options.inception_weights
         or os.environ.get("GANBENCH_INCEPTION_WEIGHTS")
         or suite.file.inception_weights,
-        cache_dir=str(out_dir.parent / ".cache"),
+        # Reference statistics and trained classifiers are shared by every suite on the machine.
+        cache_dir=os.environ.get("GANBENCH_CACHE") or str(Path.home() / ".cache" / "ganbench"),
     )
 
 
@@ -84,14 +85,14 @@ def run_suite(suite: Suite, options: RunOptions) -> Outcome:
 
 
 def _preflight(specs, context: EvalContext) -> None:
-    """Build each distinct dataset once in the parent: a missing data root fails here, in one
-    line, before any worker starts."""
+    """Build each distinct dataset and ask for each metric setup's identity once, in the parent:
+    a missing data root or weights file fails here, in one line, before any training."""
     seen = set()
     for spec in specs:
-        key = json.dumps(spec.data, sort_keys=True)
+        key = json.dumps([spec.data, spec.train.model_dump(mode="json")], sort_keys=True)
         if key not in seen:
             seen.add(key)
-            build_dataset(spec.data, context.data_root)
+            metric_identity(build_dataset(spec.data, context.data_root), spec.train, context)
 
 
 def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_dir: Path) -> None:

@@ -40,6 +40,8 @@ class Registry(Generic[T]):
         self._entries[name] = obj
 
     def get(self, name: str) -> T:
+        if name not in self._entries:
+            load_builtins()  # a fresh worker process may not have imported them yet
         if name in self._entries:
             return self._entries[name]
         if ":" in name:
@@ -47,12 +49,15 @@ class Registry(Generic[T]):
         raise UnknownName(f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}")
 
     def __contains__(self, name: str) -> bool:
+        load_builtins()
         return name in self._entries or ":" in name
 
     def __iter__(self) -> Iterator[str]:
+        load_builtins()
         return iter(sorted(self._entries))
 
     def items(self) -> list[tuple[str, T]]:
+        load_builtins()
         return sorted(self._entries.items())
 
 
@@ -77,8 +82,15 @@ METRICS: Registry[Any] = Registry("metric")
 OPTIMIZERS: Registry[Any] = Registry("optimizer")
 
 
+_loading = False
+
+
 def load_builtins() -> None:
-    """Import the modules whose decorators fill the tables (idempotent)."""
+    """Import the modules whose decorators fill the tables (idempotent, re-entrancy safe)."""
+    global _loading
+    if _loading:
+        return
+    _loading = True
     import ganbench.data  # noqa: F401
     import ganbench.losses  # noqa: F401
     import ganbench.metrics  # noqa: F401

@@ -27,6 +27,17 @@ class EnsembleNet(nn.Module):
             self.slices[name] = slice(offset, offset + size)
             offset += size
         self.flat = nn.Parameter(torch.zeros(k, offset))
+        self._views: dict[str, torch.Tensor] | None = None
+
+    def __call__(self, *args, **kwargs):
+        # One split per forward: its backward is a single concatenation, where a slice per
+        # parameter would allocate and add a full-size zero gradient per parameter.
+        chunks = self.flat.split([s.stop - s.start for s in self.slices.values()], dim=1)
+        self._views = dict(zip(self.slices, chunks, strict=True))
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            self._views = None
 
     @property
     def n_params(self) -> int:
@@ -34,7 +45,8 @@ class EnsembleNet(nn.Module):
 
     def param(self, name: str) -> torch.Tensor:
         """Parameter `name` of every member: [K, *shape], a view of `flat`."""
-        return self.flat[:, self.slices[name]].view(self.k, *self.shapes[name])
+        chunk = self._views[name] if self._views is not None else self.flat[:, self.slices[name]]
+        return chunk.view(self.k, *self.shapes[name])
 
     def set_member(self, k: int, values: dict[str, torch.Tensor]) -> None:
         with torch.no_grad():
