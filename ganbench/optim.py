@@ -48,18 +48,20 @@ class BatchedOptimizer:
         if self.any_wd:
             g = g.add(self.flat * self.wd)
         self.t += 1
-        self.m.mul_(self.b1).add_(g * self.d1)
+        self.m.mul_(self.b1).addcmul_(g, self.d1)
         one = torch.ones_like(self.b1)
-        c1 = torch.where(self.bias, 1 - self.b1**self.t, one)
-        update = self.m * (self.lr / c1)
-        if self.any_v:
-            self.v.mul_(self.b2).addcmul_(g, g * (1 - self.b2))
-            c2 = torch.where(self.bias, 1 - self.b2**self.t, one)
-            denom = (self.v / c2).sqrt_().add_(self.eps)
-            if not self.all_v:
-                denom = torch.where(self.use_v, denom, 1.0)
-            update.div_(denom)
-        self.flat.sub_(update)
+        step_size = self.lr / torch.where(self.bias, 1 - self.b1**self.t, one)
+        if not self.any_v:  # SGD only
+            self.flat.addcmul_(self.m, step_size, value=-1)
+            return
+        self.v.mul_(self.b2).addcmul_(g, g * (1 - self.b2))
+        denom = self.v.sqrt()
+        if bool(self.bias.any()):  # Adam's bias correction of the second moment
+            denom.mul_(torch.where(self.bias, (1 - self.b2**self.t).rsqrt(), one))
+        denom.add_(self.eps)
+        if not self.all_v:  # SGD members of a mixed ensemble divide by 1
+            denom = torch.where(self.use_v, denom, 1.0)
+        self.flat.addcdiv_(self.m * step_size, denom, value=-1)
 
     @torch.no_grad()
     def freeze(self, members: Tensor) -> None:

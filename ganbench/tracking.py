@@ -7,6 +7,7 @@ costs about 5 ms a metric on SQLite.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import subprocess
@@ -62,6 +63,7 @@ class Tracker:
         import mlflow
         from mlflow.tracking import MlflowClient
 
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # no schema-migration chatter
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(tracking_uri=uri)
         found = self.client.get_experiment_by_name(experiment)
