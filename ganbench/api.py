@@ -19,8 +19,7 @@ from ganbench.data import build_dataset
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext, metric_identity
 from ganbench.plots import sample_figure
-from ganbench.runner import parse_devices, plan_units
-from ganbench.runner import store
+from ganbench.runner import parse_devices, plan_units, store
 from ganbench.suite import Suite
 from ganbench.tracking import Tracker, artifact_dir, default_uri
 from ganbench.train import RunResult

@@ -7,6 +7,7 @@ costs about 5 ms a metric on SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -51,20 +52,18 @@ def provenance() -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         tags["git_commit"] = "unknown"
     for package in PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             tags[f"version.{package}"] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
     return tags
 
 
 class Tracker:
     def __init__(self, uri: str, experiment: str, artifact_root: Path) -> None:
-        import mlflow
         from mlflow.tracking import MlflowClient
 
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # no schema-migration chatter
-        mlflow.set_tracking_uri(uri)
+        # An explicit client, never mlflow.set_tracking_uri: that also sets MLFLOW_TRACKING_URI
+        # in the environment, and the next suite run in this process would log into this store.
         self.client = MlflowClient(tracking_uri=uri)
         found = self.client.get_experiment_by_name(experiment)
         if found is None:

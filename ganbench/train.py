@@ -260,7 +260,7 @@ def _final_metrics(
         metrics["critic_w"] = estimates[-1] if estimates else math.nan
         w1 = series.get("w1", [])
         ok = [(c, w) for c, w in zip(estimates, w1, strict=False) if np.isfinite(c) and np.isfinite(w)]
-        corr = stats.spearmanr(*zip(*ok)).statistic if len(ok) >= 3 and len({w for _, w in ok}) > 1 else math.nan
+        corr = stats.spearmanr(*zip(*ok, strict=False)).statistic if len(ok) >= 3 and len({w for _, w in ok}) > 1 else math.nan
         metrics["w_quality_corr"] = float(corr)
     return metrics
 

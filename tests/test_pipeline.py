@@ -27,10 +27,15 @@ def finished(tmp_path):
     return suite, out, outcome
 
 
+def mlflow_runs(out):
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("tiny")
+    return client, client.search_runs([experiment.experiment_id], max_results=1000)
+
+
 def child_runs(out):
-    mlflow.set_tracking_uri(f"sqlite:///{out / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=["tiny"])
-    return runs[runs["tags.mlflow.parentRunId"].notna()]
+    client, runs = mlflow_runs(out)
+    return client, [r for r in runs if "mlflow.parentRunId" in r.data.tags]
 
 
 def test_outputs_and_mlflow_records(finished):
@@ -51,28 +56,27 @@ def test_outputs_and_mlflow_records(finished):
     assert list(claims.columns) == ["id", "text", "dataset", "verdict", "expected", "test", "p_value", "effect_size", "n_better", "n_worse"]
     assert len(claims) == 2  # one claim x two datasets
 
-    children = child_runs(out)
+    client, children = child_runs(out)
     assert len(children) == 8
-    assert set(children["run_id"]) == set(runs["mlflow_run_id"])
-    one = children.iloc[0]
-    assert one["params.train.loss"] in ("ns", "wgan") and one["params.seed"] in ("0", "1")
-    assert one["tags.git_commit"] and one["tags.version.torch"]
-    assert one["metrics.final.w1"] > 0
-    client = mlflow.tracking.MlflowClient()
-    history = client.get_metric_history(one["run_id"], "w1")
+    assert {r.info.run_id for r in children} == set(runs["mlflow_run_id"])
+    one = children[0]
+    assert one.data.params["train.loss"] in ("ns", "wgan") and one.data.params["seed"] in ("0", "1")
+    assert one.data.tags["git_commit"] and one.data.tags["version.torch"]
+    assert one.data.metrics["final.w1"] > 0
+    history = client.get_metric_history(one.info.run_id, "w1")
     assert [m.step for m in history] == [STEPS]  # eval_every 30 = steps: one evaluation
-    assert len(client.get_metric_history(one["run_id"], "d_loss")) == STEPS
-    assert [a.path for a in client.list_artifacts(one["run_id"])][0].endswith(".png")
+    assert len(client.get_metric_history(one.info.run_id, "d_loss")) == STEPS
+    assert [a.path for a in client.list_artifacts(one.info.run_id)][0].endswith(".png")
 
 
 def test_rerun_trains_nothing_and_changes_nothing(finished):
     suite, out, _ = finished
     before = (out / "runs.csv").read_bytes()
-    n_mlflow = len(mlflow.search_runs(experiment_names=["tiny"]))
+    n_mlflow = len(mlflow_runs(out)[1])
     outcome = run_suite(suite, RunOptions(out=out, devices="cpu", runs_per_device=1, quiet=True))
     assert outcome.trained == 0
     assert (out / "runs.csv").read_bytes() == before
-    assert len(mlflow.search_runs(experiment_names=["tiny"])) == n_mlflow
+    assert len(mlflow_runs(out)[1]) == n_mlflow
 
 
 def test_interrupted_suite_resumes_where_it_stopped(finished):
