@@ -115,7 +115,10 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
             if options.backend == "ray":
                 from ganbench.runner.ray_backend import execute_ray
 
-                execute_ray(units, options.ray_address, options.runs_per_device, context, record, advance, options.retries)
+                execute_ray(
+                    units, options.ray_address, options.runs_per_device, context, record, advance, options.retries,
+                    force_cpu=options.devices == "cpu",
+                )
             else:
                 from ganbench.runner.local import execute_local
 
