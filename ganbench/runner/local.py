@@ -1,6 +1,6 @@
 """Run work units on this machine: worker processes across the devices, results to the parent.
 
-CPU: as many single-threaded... workers as cores and units allow (threads split between them);
+CPU: as many workers as cores and units allow, the cores' threads split between them;
 GPU: ``runs_per_device`` workers per device, since one small ensemble rarely fills a GPU.
 With a single slot everything runs in-process, which is also what tests and debuggers want.
 The parent receives each unit's results as it finishes and records them at once, so an
@@ -39,8 +39,9 @@ def device_slots(devices: list[str], runs_per_device: int, n_units: int) -> tupl
 
 def run_unit(unit: WorkUnit, device: str, context: EvalContext, progress=None) -> list[RunResult]:
     """Train one unit; any exception marks all its runs failed instead of ending the suite."""
+    # In a worker process `progress` is a manager queue; in-process it is the callback itself.
+    on_progress = getattr(progress, "put", progress)
     try:
-        on_progress = progress.put if progress is not None and hasattr(progress, "put") else progress
         return train_group(list(unit.specs), device, context, on_progress)
     except BadInput:
         raise

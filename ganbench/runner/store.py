@@ -7,7 +7,6 @@ exactly the runs it had finished; runs.csv is always rebuilt from the records, n
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ def save(out_dir: Path, rec: dict[str, Any]) -> None:
     folder = out_dir / "records"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{rec['run_id']}.json.tmp"
-    tmp.write_text(json.dumps(rec, default=_json_number))
+    tmp.write_text(json.dumps(rec, default=lambda value: value.item()))  # numpy scalars; NaN/inf stay JSON-readable
     os.replace(tmp, folder / f"{rec['run_id']}.json")  # atomic: a record is whole or absent
 
 
@@ -80,10 +79,3 @@ def runs_table(specs: list[RunSpec], records: dict[str, dict[str, Any]]) -> pd.D
     middle = [c for c in frame.columns if c not in FIRST + LAST]
     return frame[FIRST + middle + LAST]
 
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
