@@ -77,7 +77,7 @@ def run_suite(suite: Suite, options: RunOptions) -> Outcome:
         _preflight(todo, context)
         out_dir.mkdir(parents=True, exist_ok=True)
         _train(suite, todo, options, context, out_dir)
-    outcome = tabulate(suite, out_dir, write=bool(todo) or not (out_dir / "runs.csv").exists())
+    outcome = tabulate(suite, out_dir, write=out_dir.exists())
     outcome.trained = len(todo)
     outcome.wall_s = time.perf_counter() - started
     return outcome
@@ -147,12 +147,19 @@ def tabulate(suite: Suite, out_dir: Path, write: bool = True) -> Outcome:
     claims = claims_lib.evaluate_claims(runs, list(suite.file.claims)) if suite.file.claims and not runs.empty else pd.DataFrame()
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
-        runs.to_csv(out_dir / "runs.csv", index=False)
-        leaderboard.to_csv(out_dir / "leaderboard.csv", index=False)
-        (out_dir / "leaderboard.md").write_text(board.to_markdown(leaderboard, claims if not claims.empty else None))
+        _write_if_changed(out_dir / "runs.csv", runs.to_csv(index=False))
+        _write_if_changed(out_dir / "leaderboard.csv", leaderboard.to_csv(index=False))
+        _write_if_changed(out_dir / "leaderboard.md", board.to_markdown(leaderboard, claims if not claims.empty else None))
         if suite.file.claims:
-            claims.to_csv(out_dir / "claims.csv", index=False)
+            _write_if_changed(out_dir / "claims.csv", claims.to_csv(index=False))
     return Outcome(out_dir, runs, leaderboard, claims, trained=0, wall_s=0.0)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Tables follow the records and the suite (an edited claim re-tabulates without training),
+    and a file whose content would not change is not touched at all."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def check_suite(suite: Suite, options: RunOptions, baseline: Path | None) -> tuple[Outcome, pd.DataFrame, pd.DataFrame]:

@@ -152,3 +152,14 @@ def test_bad_input_exits_2_with_one_line(tmp_path, argv, expected):
     assert expected in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_edited_claim_is_retabulated_without_training(finished, tmp_path):
+    suite, out, _ = finished
+    runs_mtime = (out / "runs.csv").stat().st_mtime_ns
+    edited = load_suite(write(tmp_path, TINY_SUITE.replace("id: gan-beats-wgan", "id: gan-covers-more").replace("metric: w1", "metric: modes_covered"), "edited.yaml"), steps=STEPS)
+    outcome = run_suite(edited, RunOptions(out=out, devices="cpu", runs_per_device=1, quiet=True))
+    assert outcome.trained == 0
+    assert (out / "runs.csv").stat().st_mtime_ns == runs_mtime  # same content: not rewritten
+    claims = pd.read_csv(out / "claims.csv")
+    assert len(claims) == 2 and set(claims["id"]) == {"gan-covers-more"}
