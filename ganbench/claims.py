@@ -19,6 +19,12 @@ values of the two variants:
   p = (1 + #{resampled difference >= observed difference}) / (1 + resamples).
 - Effect size: Cliff's delta P(better > worse) - P(better < worse), in [-1, 1].
 
+One-sample claims (``threshold:`` instead of ``worse:``) compare the ``better`` variant's final
+values with a fixed value: ``mannwhitney`` becomes its one-sample counterpart, the Wilcoxon
+signed-rank test (scipy.stats.wilcoxon); ``welch`` the one-sample t-test; ``bootstrap`` the
+null-shifted bootstrap of the mean. Effect size: P(value > threshold) - P(value < threshold), the
+one-sample analogue of Cliff's delta. ``n_worse`` is 0.
+
 Variant-level metrics:
 
 - ``divergence_rate``: Fisher's exact test on the 2x2 table diverged / not diverged per variant;
@@ -96,6 +102,8 @@ def claims_failed(claims_table: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate_claim(runs: pd.DataFrame, claim: ClaimConfig) -> Outcome:
     """The statistics of one claim on the non-failed runs of one dataset."""
+    if claim.threshold is not None:
+        return _threshold_test(runs, claim)
     if claim.metric == "divergence_rate":
         return _divergence_test(runs, claim)
     if claim.metric not in runs and claim.metric.endswith("_std"):
@@ -188,6 +196,34 @@ def bootstrap_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     greater = (1 + np.sum(diffs >= observed)) / (1 + BOOTSTRAP_RESAMPLES)
     less = (1 + np.sum(diffs <= observed)) / (1 + BOOTSTRAP_RESAMPLES)
     return float(greater), float(less)
+
+
+def _threshold_test(runs: pd.DataFrame, claim: ClaimConfig) -> Outcome:
+    x, _ = oriented_values(runs, claim.metric, claim.better, claim.better)
+    info = metric_info(claim.metric)
+    d = x - (claim.threshold if info.higher_is_better else -claim.threshold)
+    names = {"mannwhitney": "wilcoxon", "welch": "t-test", "bootstrap": "bootstrap"}
+    effect = float(np.sign(d).mean()) if d.size else np.nan
+    if d.size < MIN_RUNS or not np.any(d):
+        return Outcome(names[claim.test], np.nan, np.nan, effect, d.size, 0)
+    p_claimed, p_opposite = _quietly(lambda: _one_sample(claim.test, d))
+    return Outcome(names[claim.test], p_claimed, p_opposite, effect, d.size, 0)
+
+
+def _one_sample(test: str, d: np.ndarray) -> tuple[float, float]:
+    """(p for location of d > 0, p for < 0)."""
+    if test == "bootstrap":  # resample d shifted to mean 0 (the null), as in bootstrap_p
+        means = np.random.default_rng(BOOTSTRAP_SEED).choice(d - d.mean(), (BOOTSTRAP_RESAMPLES, d.size)).mean(axis=1)
+        greater = (1 + np.sum(means >= d.mean())) / (1 + BOOTSTRAP_RESAMPLES)
+        less = (1 + np.sum(means <= d.mean())) / (1 + BOOTSTRAP_RESAMPLES)
+        return float(greater), float(less)
+
+    def p(alternative: str) -> float:
+        if test == "welch":
+            return float(stats.ttest_1samp(d, 0.0, alternative=alternative).pvalue)
+        return float(stats.wilcoxon(d, alternative=alternative).pvalue)
+
+    return p("greater"), p("less")
 
 
 def cliffs_delta(x: np.ndarray, y: np.ndarray) -> float:

@@ -115,15 +115,25 @@ class TrainConfig(Strict):
 
 
 class ClaimConfig(Strict):
+    """`better` beats `worse` on `metric` (two samples), or `better` beats `threshold` (one sample,
+    e.g. "the critic's estimate correlates positively with quality": w_quality_corr > 0)."""
+
     id: str
     text: str = ""
     metric: str
     better: str
-    worse: str
+    worse: str | None = None
+    threshold: float | None = None
     datasets: list[str] | None = None  # dataset labels; None: all
     expect: Literal["supported", "contradicted", "inconclusive"] = "supported"
     test: Literal["mannwhitney", "welch", "bootstrap"] = "mannwhitney"
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> ClaimConfig:
+        if (self.worse is None) == (self.threshold is None):
+            raise ValueError("give exactly one of `worse` (a variant) and `threshold` (a value)")
+        return self
 
 
 class ToleranceConfig(Strict):
@@ -362,7 +372,8 @@ def _check_references(
         raise BadInput(f"{path}: variants: expected at least one variant")
     for i, claim in enumerate(file.claims):
         known(claim.better, variants, f"claims[{i}].better", "variant")
-        known(claim.worse, variants, f"claims[{i}].worse", "variant")
+        if claim.worse is not None:
+            known(claim.worse, variants, f"claims[{i}].worse", "variant")
         for j, label in enumerate(claim.datasets or []):
             known(label, datasets, f"claims[{i}].datasets[{j}]", "dataset")
         try:

@@ -175,3 +175,33 @@ def test_claims_failed_picks_rows_whose_verdict_differs() -> None:
     table = evaluate_claims(runs, claims)
     assert list(claims_failed(table)["id"]) == ["bad", "meh"]
     assert claims_failed(table.iloc[:1]).empty
+
+
+def threshold_claim(metric: str, threshold: float, **kwargs) -> ClaimConfig:
+    return ClaimConfig(id="t", metric=metric, better="a", threshold=threshold, **kwargs)
+
+
+def test_one_sample_claim_uses_wilcoxon() -> None:
+    corr = [0.5, 0.62, 0.7, 0.81, 0.9]
+    row = one(make_runs({"a": corr, "b": [0.0] * 5}, metric="w_quality_corr"), threshold_claim("w_quality_corr", 0.0))
+    assert row.verdict == "supported" and row.test == "wilcoxon"
+    assert row.p_value == pytest.approx(stats.wilcoxon(corr, alternative="greater").pvalue)
+    assert row.effect_size == 1.0 and (row.n_better, row.n_worse) == (5, 0)
+    negative = one(make_runs({"a": [-c for c in corr]}, metric="w_quality_corr"), threshold_claim("w_quality_corr", 0.0))
+    assert negative.verdict == "contradicted"
+
+
+@pytest.mark.parametrize("test", ["welch", "bootstrap"])
+def test_one_sample_claim_other_tests(test: str) -> None:
+    w1 = [0.4, 0.5, 0.45, 0.6, 0.55]  # lower is better: "better than 1.0" means below it
+    row = one(make_runs({"a": w1}, metric="w1"), threshold_claim("w1", 1.0, test=test))
+    assert row.verdict == "supported"
+    if test == "welch":
+        assert row.p_value == pytest.approx(stats.ttest_1samp(w1, 1.0, alternative="less").pvalue)
+
+
+def test_claim_needs_exactly_one_reference() -> None:
+    with pytest.raises(ValueError, match="exactly one of"):
+        ClaimConfig(id="x", metric="w1", better="a", worse="b", threshold=1.0)
+    with pytest.raises(ValueError, match="exactly one of"):
+        ClaimConfig(id="x", metric="w1", better="a")
