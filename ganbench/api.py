@@ -129,15 +129,20 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
 
 
 def _artifacts(result: RunResult) -> list[Path]:
-    if result.samples is None:
-        return []
-    centres = None
-    if result.samples.ndim == 2:
-        centres = getattr(build_dataset(result.spec.data), "centres", None)
-        centres = None if centres is None else centres.numpy()
+    """The final samples (a scatter over the modes, or an image grid), plus an image grid at
+    each evaluation for image datasets."""
     spec = result.spec
-    path = artifact_dir() / f"samples_{spec.variant}_{spec.dataset}_seed{spec.seed}.png"
-    return [sample_figure(result.samples, centres, f"{spec.variant} on {spec.dataset}, seed {spec.seed}", path)]
+    folder, name = artifact_dir(), f"{spec.variant}_{spec.dataset}_seed{spec.seed}"
+    paths = [
+        sample_figure(images, None, f"{spec.variant} on {spec.dataset}, seed {spec.seed}, step {step}", folder / f"grid_{name}_step{step:07d}.png")
+        for step, images in result.snapshots
+    ]
+    if result.samples is not None:
+        centres = getattr(build_dataset(spec.data), "centres", None) if result.samples.ndim == 2 else None
+        centres = None if centres is None else centres.numpy()
+        title = f"{spec.variant} on {spec.dataset}, seed {spec.seed}"
+        paths.append(sample_figure(result.samples, centres, title, folder / f"samples_{name}.png"))
+    return paths
 
 
 def tabulate(suite: Suite, out_dir: Path, write: bool = True) -> Outcome:

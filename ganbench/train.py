@@ -32,6 +32,7 @@ CHECK_EVERY = 25  # steps between divergence checks (each one syncs with the dev
 HISTORY_POINTS = 200  # loss curves are averaged into at most this many points per run
 OSC_WINDOW = 5  # last evaluations over which a metric's oscillation is measured
 SAMPLES_KEPT = 1000  # final samples returned for the artifact plot
+GRID_KEPT = 64  # images kept at each evaluation for a sample-grid artifact
 
 
 @dataclass
@@ -42,6 +43,7 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     samples: np.ndarray | None = None
+    snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)  # images: (step, grid samples)
     wall_s: float = 0.0
     device: str = "cpu"
     info: dict[str, str] = field(default_factory=dict)
@@ -130,6 +132,7 @@ def train_group(
     alive = torch.ones(k, dtype=torch.bool)
     steps_done = [t.steps] * k
     evals: list[dict[str, Any]] = []  # per evaluation: step, per-member metric dicts
+    snapshots: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(k)]
     last_metrics: list[dict[str, float]] = [{} for _ in range(k)]
 
     for step in range(t.steps):
@@ -173,6 +176,8 @@ def train_group(
             for m in alive.nonzero().flatten().tolist():
                 metrics = evaluate(datasets[m], fakes[m], stream(specs[m].seed, "eval"), specs[m].train, context)
                 row["metrics"][m] = last_metrics[m] = metrics
+                if datasets[m].kind == "image":
+                    snapshots[m].append((done, fakes[m, :GRID_KEPT].numpy()))
             evals.append(row)
         if not alive.any():
             break
@@ -189,6 +194,7 @@ def train_group(
             metrics=_final_metrics(last_metrics[m], evals, curves_np, m, loss.wasserstein, not alive[m]),
             history=_history(curves_np[:, : steps_done[m], m], evals, m, loss.wasserstein),
             samples=final[m, :SAMPLES_KEPT].cpu().numpy() if alive[m] else None,
+            snapshots=snapshots[m],
             wall_s=wall / k,  # the ensemble's wall time, shared out evenly
             device=device,
             info=info,

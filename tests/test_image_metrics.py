@@ -205,3 +205,9 @@ def test_a_few_steps_of_image_training_give_finite_classifier_metrics(cache, tmp
                 assert len(result.history[name]) == 2  # evaluated at steps 2 and 4
             assert result.samples.shape[1:] == (1, 16, 16)
             assert result.info["extractor"] == "lenet-v1"
+            assert [step for step, _ in result.snapshots] == [2, 4]  # a sample grid per evaluation
+            assert result.snapshots[0][1].shape == (64, 1, 16, 16)
+        from ganbench.api import _artifacts
+
+        names = [p.name for p in _artifacts(result)]
+        assert len(names) == 3 and names[0].startswith("grid_") and names[-1].startswith("samples_")
