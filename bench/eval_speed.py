@@ -73,11 +73,24 @@ def main() -> None:
     print(f"{'case':<34} {'ms':>9} {'target ms':>9} {'tgt/meas':>9} {'baseline ms':>11} {'speed-up':>9}")
     mode_s = median_seconds(lambda: mode_stats(samples, data.centres, data.std), args.repeats)
     naive_s = median_seconds(
-        lambda: numpy_hq_counts(samples.double().numpy(), data.centres.double().numpy(), data.std), args.repeats
+        lambda: numpy_hq_counts(samples.double().numpy(), data.centres.double().numpy(), data.std),
+        args.repeats,
     )
     print(row("mode_stats 100k, grid25", mode_s, MODE_STATS_TARGET_S, naive_s))
-    print(row("w1 1000 vs 1000, ring8 vs ring8", median_seconds(lambda: wasserstein1(matched, real), args.repeats), W1_TARGET_S))
-    print(row("w1 1000 vs 1000, 1 mode vs ring8", median_seconds(lambda: wasserstein1(collapsed, real), args.repeats), W1_TARGET_S))
+    print(
+        row(
+            "w1 1000 vs 1000, ring8 vs ring8",
+            median_seconds(lambda: wasserstein1(matched, real), args.repeats),
+            W1_TARGET_S,
+        )
+    )
+    print(
+        row(
+            "w1 1000 vs 1000, 1 mode vs ring8",
+            median_seconds(lambda: wasserstein1(collapsed, real), args.repeats),
+            W1_TARGET_S,
+        )
+    )
 
 
 if __name__ == "__main__":

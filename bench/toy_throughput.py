@@ -64,7 +64,11 @@ def plain_run(spec: RunSpec, device: str) -> None:
             d_loss = loss.d_loss(D(real)[None, :, 0], D(fake)[None, :, 0]).sum()
             if t.gp_weight:
                 eps = torch.rand(1, t.batch_size, device=device)
-                d_loss = d_loss + t.gp_weight * gradient_penalty(lambda x: D(x[0])[None, :, 0], real[None], fake[None], eps).sum()
+                d_loss = (
+                    d_loss
+                    + t.gp_weight
+                    * gradient_penalty(lambda x: D(x[0])[None, :, 0], real[None], fake[None], eps).sum()
+                )
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
@@ -120,7 +124,14 @@ def main() -> None:
     suite = load_suite(args.suite, steps=args.steps)
     # Time training only: one evaluation at the very end, on few samples.
     specs = [
-        RunSpec(s.suite, s.variant, s.dataset, s.data, s.seed, s.train.model_copy(update={"eval_every": 10**9, "eval_samples": 64, "w1_points": 16}))
+        RunSpec(
+            s.suite,
+            s.variant,
+            s.dataset,
+            s.data,
+            s.seed,
+            s.train.model_copy(update={"eval_every": 10**9, "eval_samples": 64, "w1_points": 16}),
+        )
         for s in suite.specs
     ]
     specs = specs[: args.runs] if args.runs else specs
@@ -139,7 +150,9 @@ def main() -> None:
         train_group(list(unit.specs), device)
     engine = time.perf_counter() - start
 
-    print(f"device {device}, torch threads {torch.get_num_threads()}, {len(specs)} runs x {args.steps} steps, {len(units)} ensembles")
+    print(
+        f"device {device}, torch threads {torch.get_num_threads()}, {len(specs)} runs x {args.steps} steps, {len(units)} ensembles"
+    )
     print(f"fp32 matmul peak measured now: {peak:8.1f} GFLOP/s")
     print(f"{'':14}{'wall s':>9}{'run-steps/s':>14}{'GFLOP/s':>10}{'% peak':>8}")
     for name, wall in (("plain loop", plain), ("ganbench", engine)):

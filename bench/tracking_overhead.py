@@ -60,8 +60,10 @@ def main() -> None:
     for key, seconds in spent.items():
         print(f"  {key:8} {seconds:7.2f} s  {100 * seconds / wall:5.2f}% of wall")
     print(f"  total    {recording:7.2f} s  {100 * recording / wall:5.2f}% of wall (target < 5%)")
-    print(f"one run's {points} history points: unbatched log_metric {unbatched:.2f} s vs batched share "
-          f"{spent['mlflow'] / len(outcome.runs):.2f} s per run")
+    print(
+        f"one run's {points} history points: unbatched log_metric {unbatched:.2f} s vs batched share "
+        f"{spent['mlflow'] / len(outcome.runs):.2f} s per run"
+    )
 
 
 def time_unbatched(out: Path, history: dict) -> float:

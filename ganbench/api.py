@@ -116,13 +116,21 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
                 from ganbench.runner.ray_backend import execute_ray
 
                 execute_ray(
-                    units, options.ray_address, options.runs_per_device, context, record, advance, options.retries,
+                    units,
+                    options.ray_address,
+                    options.runs_per_device,
+                    context,
+                    record,
+                    advance,
+                    options.retries,
                     force_cpu=options.devices == "cpu",
                 )
             else:
                 from ganbench.runner.local import execute_local
 
-                execute_local(units, devices, options.runs_per_device, context, record, advance, options.retries)
+                execute_local(
+                    units, devices, options.runs_per_device, context, record, advance, options.retries
+                )
         status = "FINISHED"
     finally:
         tracker.end_parent(status)
@@ -134,7 +142,12 @@ def _artifacts(result: RunResult) -> list[Path]:
     spec = result.spec
     folder, name = artifact_dir(), f"{spec.variant}_{spec.dataset}_seed{spec.seed}"
     paths = [
-        sample_figure(images, None, f"{spec.variant} on {spec.dataset}, seed {spec.seed}, step {step}", folder / f"grid_{name}_step{step:07d}.png")
+        sample_figure(
+            images,
+            None,
+            f"{spec.variant} on {spec.dataset}, seed {spec.seed}, step {step}",
+            folder / f"grid_{name}_step{step:07d}.png",
+        )
         for step, images in result.snapshots
     ]
     if result.samples is not None:
@@ -149,12 +162,18 @@ def tabulate(suite: Suite, out_dir: Path, write: bool = True) -> Outcome:
     """runs.csv -> leaderboard.csv / leaderboard.md / claims.csv for the suite's runs in out_dir."""
     runs = store.runs_table(suite.specs, store.load(out_dir))
     leaderboard = board.aggregate(runs) if not runs.empty else pd.DataFrame()
-    claims = claims_lib.evaluate_claims(runs, list(suite.file.claims)) if suite.file.claims and not runs.empty else pd.DataFrame()
+    claims = (
+        claims_lib.evaluate_claims(runs, list(suite.file.claims))
+        if suite.file.claims and not runs.empty
+        else pd.DataFrame()
+    )
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_if_changed(out_dir / "runs.csv", runs.to_csv(index=False))
         _write_if_changed(out_dir / "leaderboard.csv", leaderboard.to_csv(index=False))
-        _write_if_changed(out_dir / "leaderboard.md", board.to_markdown(leaderboard, claims if not claims.empty else None))
+        _write_if_changed(
+            out_dir / "leaderboard.md", board.to_markdown(leaderboard, claims if not claims.empty else None)
+        )
         if suite.file.claims:
             _write_if_changed(out_dir / "claims.csv", claims.to_csv(index=False))
     return Outcome(out_dir, runs, leaderboard, claims, trained=0, wall_s=0.0)
@@ -167,7 +186,9 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-def check_suite(suite: Suite, options: RunOptions, baseline: Path | None) -> tuple[Outcome, pd.DataFrame, pd.DataFrame]:
+def check_suite(
+    suite: Suite, options: RunOptions, baseline: Path | None
+) -> tuple[Outcome, pd.DataFrame, pd.DataFrame]:
     """Run (reusing finished runs), then (claims whose verdict differs from `expect`,
     baseline cells outside their tolerance band)."""
     outcome = run_suite(suite, options)
@@ -184,4 +205,3 @@ def check_suite(suite: Suite, options: RunOptions, baseline: Path | None) -> tup
         comparison = board.compare_to_baseline(outcome.leaderboard, reference, suite.file.tolerance)
         regressions = comparison[~comparison["ok"]]
     return outcome, failed_claims, regressions
-

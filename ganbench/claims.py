@@ -213,7 +213,11 @@ def _threshold_test(runs: pd.DataFrame, claim: ClaimConfig) -> Outcome:
 def _one_sample(test: str, d: np.ndarray) -> tuple[float, float]:
     """(p for location of d > 0, p for < 0)."""
     if test == "bootstrap":  # resample d shifted to mean 0 (the null), as in bootstrap_p
-        means = np.random.default_rng(BOOTSTRAP_SEED).choice(d - d.mean(), (BOOTSTRAP_RESAMPLES, d.size)).mean(axis=1)
+        means = (
+            np.random.default_rng(BOOTSTRAP_SEED)
+            .choice(d - d.mean(), (BOOTSTRAP_RESAMPLES, d.size))
+            .mean(axis=1)
+        )
         greater = (1 + np.sum(means >= d.mean())) / (1 + BOOTSTRAP_RESAMPLES)
         less = (1 + np.sum(means <= d.mean())) / (1 + BOOTSTRAP_RESAMPLES)
         return float(greater), float(less)

@@ -41,16 +41,22 @@ def build_parser() -> Parser:
         command.add_argument("--out", type=Path, help="output dir (default runs/<suite name>)")
         command.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite in the output dir)")
         command.add_argument("--devices", default="auto", help="auto | cpu | cuda:0,1")
-        command.add_argument("--runs-per-device", type=non_negative, default=0, help="worker slots per device (0: auto)")
+        command.add_argument(
+            "--runs-per-device", type=non_negative, default=0, help="worker slots per device (0: auto)"
+        )
         command.add_argument("--backend", choices=["local", "ray"], default="local")
-        command.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
+        command.add_argument(
+            "--ray-address", help="address of a running Ray cluster (default: start a local one)"
+        )
         command.add_argument("--seeds", type=positive, help="override the suite's seeds with 0..N-1")
         command.add_argument("--steps", type=positive, help="override every variant's generator steps")
         command.add_argument("--rerun", action="store_true", help="train again even runs that finished")
         command.add_argument("--retries", type=non_negative, default=0, help="retries of a failed work unit")
         command.add_argument("--quiet", action="store_true")
         command.add_argument("--data-root", help="folder with image datasets (or GANBENCH_DATA_ROOT)")
-        command.add_argument("--inception-weights", help="local Inception weights file (or GANBENCH_INCEPTION_WEIGHTS)")
+        command.add_argument(
+            "--inception-weights", help="local Inception weights file (or GANBENCH_INCEPTION_WEIGHTS)"
+        )
         return command
 
     suite_command("run", "train and evaluate every run of a suite")

@@ -70,4 +70,3 @@ class BatchedOptimizer:
         self.m[members] = 0.0
         if self.v is not None:
             self.v[members] = 0.0
-

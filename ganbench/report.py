@@ -22,7 +22,17 @@ from ganbench.errors import BadInput
 from ganbench.runner import store
 
 # Final metrics drawn per dataset (those the runs report), and the ones drawn as learning curves.
-FINALS = ("modes_covered", "hq_share", "reverse_kl", "w1", "classes_covered", "classifier_fid", "fid", "kid_mean", "is_mean")
+FINALS = (
+    "modes_covered",
+    "hq_share",
+    "reverse_kl",
+    "w1",
+    "classes_covered",
+    "classifier_fid",
+    "fid",
+    "kid_mean",
+    "is_mean",
+)
 CURVES = ("w1", "modes_covered", "classifier_fid", "fid")
 PER_ROW = 4  # panels per row of a figure
 STYLE = (
@@ -56,8 +66,10 @@ def write_report(out_dir: Path, output: Path | None = None) -> Path:
     output = Path(output) if output else out_dir / "report.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     body = "\n".join(parts)
-    output.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>ganbench report: {html.escape(suites)}</title>"
-                      f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+    output.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>ganbench report: {html.escape(suites)}</title>"
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )
     return output
 
 
@@ -72,7 +84,9 @@ def _read_table(path: Path) -> pd.DataFrame | None:
 
 def _status_table(runs: pd.DataFrame) -> str:
     """Runs per variant, dataset and status, then the first error line of each failed run."""
-    counts = runs.pivot_table(index=["variant", "dataset"], columns="status", values="run_id", aggfunc="count", fill_value=0)
+    counts = runs.pivot_table(
+        index=["variant", "dataset"], columns="status", values="run_id", aggfunc="count", fill_value=0
+    )
     counts.columns.name = None
     text = "<h2>runs</h2>" + counts.reset_index().to_html(index=False)
     failed = runs[runs["status"] == "failed"]
@@ -117,7 +131,10 @@ def _curves_figure(rows: pd.DataFrame, histories: dict[str, dict]) -> Figure | N
     """Learning curves (mean ± std over seeds per variant), and for WGAN variants the critic's
     estimate against the exact W1 at each evaluation: the estimate is only useful if they move together."""
     groups = dict(list(rows.groupby("variant", sort=False)))
-    by_variant = {variant: [histories[r] for r in group["run_id"] if r in histories] for variant, group in groups.items()}
+    by_variant = {
+        variant: [histories[r] for r in group["run_id"] if r in histories]
+        for variant, group in groups.items()
+    }
     seen = {name for runs in by_variant.values() for history in runs for name in history if history[name]}
     panels = [c for c in CURVES if c in seen] + (["critic_w vs w1"] if {"critic_w", "w1"} <= seen else [])
     if not panels:
@@ -145,7 +162,9 @@ def _mean_band(axes, curves: list[list], label: str, color: str) -> None:
         return
     stats = frame.groupby("step")["value"].agg(["mean", "std"]).fillna(0.0)
     axes.plot(stats.index, stats["mean"], label=f"{label} (n={len(curves)})", color=color)
-    axes.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2, color=color)
+    axes.fill_between(
+        stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2, color=color
+    )
 
 
 def _corr_label(variant: str, rows: pd.DataFrame) -> str:

@@ -401,7 +401,9 @@ def _format_error(err: ValidationError, path: Path, prefix: tuple[Any, ...], mod
     if first["type"] == "missing":
         return f"{path}: {key}: required key is missing"
     got = first.get("input")
-    return f"{path}: {key}: {message}, got {got!r}" if not isinstance(got, dict) else f"{path}: {key}: {message}"
+    return (
+        f"{path}: {key}: {message}, got {got!r}" if not isinstance(got, dict) else f"{path}: {key}: {message}"
+    )
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

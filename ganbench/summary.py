@@ -12,7 +12,15 @@ from ganbench import leaderboard as board
 from ganbench.errors import BadInput
 
 console = Console()
-SUMMARY_METRICS = ("modes_covered", "hq_share", "reverse_kl", "w1", "fid", "classifier_fid", "classes_covered")
+SUMMARY_METRICS = (
+    "modes_covered",
+    "hq_share",
+    "reverse_kl",
+    "w1",
+    "fid",
+    "classifier_fid",
+    "classes_covered",
+)
 
 
 def print_outcome(outcome) -> None:
@@ -35,7 +43,10 @@ def _leaderboard_table(lb: pd.DataFrame) -> Table:
         table.add_column(column, justify="left" if column in ("dataset", "variant") else "right")
     for (dataset, variant), cell in lb.groupby(["dataset", "variant"], sort=True):
         by_metric = cell.set_index("metric")
-        values = [f"{by_metric.at[m, 'mean']:.3g} ± {by_metric.at[m, 'std']:.2g}" if m in by_metric.index else "" for m in shown]
+        values = [
+            f"{by_metric.at[m, 'mean']:.3g} ± {by_metric.at[m, 'std']:.2g}" if m in by_metric.index else ""
+            for m in shown
+        ]
         diverged = int(cell["diverged"].max()) if "diverged" in cell else 0
         table.add_row(dataset, variant, *values, str(diverged))
     return table
@@ -48,8 +59,14 @@ def _claims_table(claims: pd.DataFrame) -> Table:
     for row in claims.itertuples():
         colour = "green" if row.verdict == row.expected else "red"
         table.add_row(
-            row.id, row.dataset, f"[{colour}]{row.verdict}[/{colour}]", row.expected,
-            f"{row.p_value:.3g}", f"{row.effect_size:+.2f}", str(row.n_better), str(row.n_worse),
+            row.id,
+            row.dataset,
+            f"[{colour}]{row.verdict}[/{colour}]",
+            row.expected,
+            f"{row.p_value:.3g}",
+            f"{row.effect_size:+.2f}",
+            str(row.n_better),
+            str(row.n_worse),
         )
     return table
 
@@ -57,14 +74,18 @@ def _claims_table(claims: pd.DataFrame) -> Table:
 def print_check(failed_claims: pd.DataFrame, regressions: pd.DataFrame) -> int:
     """Print what failed the gate; the exit code: 1 on any failure, else 0."""
     for row in failed_claims.itertuples():
-        console.print(f"[red]CLAIM FAILED[/red] {row.id} on {row.dataset}: verdict {row.verdict}, expected {row.expected} (p={row.p_value:.3g})")
+        console.print(
+            f"[red]CLAIM FAILED[/red] {row.id} on {row.dataset}: verdict {row.verdict}, expected {row.expected} (p={row.p_value:.3g})"
+        )
     for row in regressions.itertuples():
         console.print(
             f"[red]REGRESSION[/red] {row.variant}/{row.dataset} {row.metric}: {row.mean:.4g} vs baseline "
             f"{row.baseline_mean:.4g} (delta {row.delta:+.4g}, band ±{row.band:.3g})"
         )
     failed = len(failed_claims) + len(regressions)
-    console.print("[green]check passed[/green]" if not failed else f"[red]check failed: {failed} problem(s)[/red]")
+    console.print(
+        "[green]check passed[/green]" if not failed else f"[red]check failed: {failed} problem(s)[/red]"
+    )
     return 1 if failed else 0
 
 

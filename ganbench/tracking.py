@@ -45,8 +45,12 @@ def provenance() -> dict[str, str]:
     tags = {"python": platform.python_version(), "platform": platform.platform()}
     try:
         root = Path(__file__).resolve().parent.parent
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5)
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5
+        )
         tags["git_commit"] = commit.stdout.strip() or "unknown"
         tags["git_dirty"] = str(bool(dirty.stdout.strip()))
     except (OSError, subprocess.SubprocessError):
@@ -77,7 +81,9 @@ class Tracker:
         self.parent_id: str | None = None
 
     def start_parent(self, suite: str, params: dict[str, str]) -> str:
-        run = self.client.create_run(self.experiment_id, run_name=f"{suite}", tags={"suite": suite, **self.tags})
+        run = self.client.create_run(
+            self.experiment_id, run_name=f"{suite}", tags={"suite": suite, **self.tags}
+        )
         self.parent_id = run.info.run_id
         self._log(run.info.run_id, params=params)
         return self.parent_id
@@ -130,7 +136,9 @@ class Tracker:
         ]
         final_step = result.steps_done
         points += [
-            Metric(f"final.{name}", value, now, final_step) for name, value in result.metrics.items() if value == value
+            Metric(f"final.{name}", value, now, final_step)
+            for name, value in result.metrics.items()
+            if value == value
         ]
         points.append(Metric("wall_s", result.wall_s, now, final_step))
         for i in range(0, len(points), BATCH):

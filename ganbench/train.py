@@ -51,7 +51,16 @@ class RunResult:
 
 
 # Scalars that may differ between members of one ensemble; everything else must match.
-MEMBER_SCALARS = ("optimizer", "optimizer_g", "optimizer_d", "clip", "gp_weight", "ema", "min_count", "w1_points")
+MEMBER_SCALARS = (
+    "optimizer",
+    "optimizer_g",
+    "optimizer_d",
+    "clip",
+    "gp_weight",
+    "ema",
+    "min_count",
+    "w1_points",
+)
 
 
 def group_key(spec: RunSpec) -> str:
@@ -82,9 +91,14 @@ class Streams:
     def chunk(self) -> None:
         t = self.train
         b, n = t.batch_size, t.n_critic
-        self.noise = self._stack([torch.randn(CHUNK * (n + 1), b, self.z_dim, generator=g) for g in self.gens["noise"]])
+        self.noise = self._stack(
+            [torch.randn(CHUNK * (n + 1), b, self.z_dim, generator=g) for g in self.gens["noise"]]
+        )
         self.real = self._stack(
-            [ds.sample(CHUNK * n * b, g).view(CHUNK * n, b, *ds.shape) for ds, g in zip(self.datasets, self.gens["data"], strict=True)]
+            [
+                ds.sample(CHUNK * n * b, g).view(CHUNK * n, b, *ds.shape)
+                for ds, g in zip(self.datasets, self.gens["data"], strict=True)
+            ]
         )
         self.eps = self._stack([torch.rand(CHUNK * n, b, generator=g) for g in self.gens["penalty"]])
 
@@ -174,7 +188,9 @@ def train_group(
             fakes = _generate(G, weights, specs, t, device)
             row = {"step": done, "metrics": [None] * k}
             for m in alive.nonzero().flatten().tolist():
-                metrics = evaluate(datasets[m], fakes[m], stream(specs[m].seed, "eval"), specs[m].train, context)
+                metrics = evaluate(
+                    datasets[m], fakes[m], stream(specs[m].seed, "eval"), specs[m].train, context
+                )
                 row["metrics"][m] = last_metrics[m] = metrics
                 if datasets[m].kind == "image":
                     snapshots[m].append((done, fakes[m, :GRID_KEPT].numpy()))
@@ -244,7 +260,9 @@ def _freeze(members: torch.Tensor, G, D, opt_g: BatchedOptimizer, opt_d: Batched
 @torch.no_grad()
 def _generate(G, weights: torch.Tensor, specs: list[RunSpec], t: TrainConfig, device: str) -> torch.Tensor:
     """eval_samples per member from its own eval stream, with the given (e.g. EMA) weights."""
-    z = torch.stack([torch.randn(t.eval_samples, t.model.z_dim, generator=stream(s.seed, "eval")) for s in specs])
+    z = torch.stack(
+        [torch.randn(t.eval_samples, t.model.z_dim, generator=stream(s.seed, "eval")) for s in specs]
+    )
     saved = G.flat.detach().clone()
     G.flat.copy_(weights)
     out = torch.cat([G(chunk.to(device)) for chunk in z.split(4096, dim=1)], dim=1).float()
@@ -253,20 +271,31 @@ def _generate(G, weights: torch.Tensor, specs: list[RunSpec], t: TrainConfig, de
 
 
 def _final_metrics(
-    last: dict[str, float], evals: list[dict[str, Any]], curves: np.ndarray, m: int, wasserstein: bool, diverged: bool
+    last: dict[str, float],
+    evals: list[dict[str, Any]],
+    curves: np.ndarray,
+    m: int,
+    wasserstein: bool,
+    diverged: bool,
 ) -> dict[str, float]:
     metrics = dict(last)
     metrics["diverged"] = float(diverged)
     series = _eval_series(evals, m)
     for name, values in series.items():
         tail = np.asarray(values[-OSC_WINDOW:], dtype=float)
-        metrics[f"{name}_osc"] = float(np.std(tail)) if len(tail) > 1 and np.isfinite(tail).all() else math.nan
+        metrics[f"{name}_osc"] = (
+            float(np.std(tail)) if len(tail) > 1 and np.isfinite(tail).all() else math.nan
+        )
     if wasserstein:
         estimates = _critic_at_evals(curves[2, :, m], evals, m)
         metrics["critic_w"] = estimates[-1] if estimates else math.nan
         w1 = series.get("w1", [])
         ok = [(c, w) for c, w in zip(estimates, w1, strict=False) if np.isfinite(c) and np.isfinite(w)]
-        corr = stats.spearmanr(*zip(*ok, strict=False)).statistic if len(ok) >= 3 and len({w for _, w in ok}) > 1 else math.nan
+        corr = (
+            stats.spearmanr(*zip(*ok, strict=False)).statistic
+            if len(ok) >= 3 and len({w for _, w in ok}) > 1
+            else math.nan
+        )
         metrics["w_quality_corr"] = float(corr)
     return metrics
 
@@ -289,14 +318,17 @@ def _critic_at_evals(estimate: np.ndarray, evals: list[dict[str, Any]], m: int) 
     return out
 
 
-def _history(curves: np.ndarray, evals: list[dict[str, Any]], m: int, wasserstein: bool) -> dict[str, list[tuple[int, float]]]:
+def _history(
+    curves: np.ndarray, evals: list[dict[str, Any]], m: int, wasserstein: bool
+) -> dict[str, list[tuple[int, float]]]:
     names = ["d_loss", "g_loss"] + (["critic_w"] if wasserstein else [])
     steps = curves.shape[1]
     width = max(1, math.ceil(steps / HISTORY_POINTS))
     history: dict[str, list[tuple[int, float]]] = {}
     for i, name in enumerate(names):
         history[name] = [
-            (min(start + width, steps), float(np.mean(curves[i, start : start + width]))) for start in range(0, steps, width)
+            (min(start + width, steps), float(np.mean(curves[i, start : start + width])))
+            for start in range(0, steps, width)
         ]
     for row in evals:
         for name, value in (row["metrics"][m] or {}).items():

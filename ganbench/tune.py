@@ -42,7 +42,7 @@ from rich.table import Table
 
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext, MetricInfo, metric_info
-from ganbench.registry import UnknownName
+from ganbench.registry import METRICS, UnknownName
 from ganbench.suite import RunSpec, Suite, TrainConfig, deep_merge, load_suite
 from ganbench.train import RunResult
 
@@ -82,7 +82,9 @@ def tune_suite(args) -> None:
         raise BadInput(f"{args.suite}: tune: the suite has no `tune:` section to tune")
     info = _objective_info(suite)
     if args.export and Path(args.export).resolve() == Path(args.suite).resolve():
-        raise BadInput(f"--export: {args.export} is the suite being tuned; write the tuned suite to a new file")
+        raise BadInput(
+            f"--export: {args.export} is the suite being tuned; write the tuned suite to a new file"
+        )
     out = Path(args.out) if args.out else Path("runs") / f"{suite.name}-tune"
     out.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(out / 'optuna.db').resolve()}"
@@ -90,21 +92,36 @@ def tune_suite(args) -> None:
     studies = {}
     for variant, space in spaces.items():
         name = f"{args.study or suite.name}-{variant}" if args.per_variant or not args.study else args.study
-        job = Job(str(args.suite), args.steps, variant, space, storage, name, args.trials or tune.trials, str(out),
-                  workers=args.workers, quiet=args.quiet)
+        job = Job(
+            str(args.suite),
+            args.steps,
+            variant,
+            space,
+            storage,
+            name,
+            args.trials or tune.trials,
+            str(out),
+            workers=args.workers,
+            quiet=args.quiet,
+        )
         studies[variant] = run_study(job, "maximize" if info.higher_is_better else "minimize")
-    _print_summary(studies, info.name, args.quiet)
     best = {v: decode(spaces[v], study.best_params) for v, study in studies.items() if _complete(study)}
+    _print_summary(studies, spaces, info.name, args.quiet)
     if args.export:
-        export_suite(suite, best, Path(args.export), studies)
+        export_suite(suite, best, Path(args.export), studies, args.steps)
         console.print(f"wrote {args.export}")
 
 
 def _objective_info(suite: Suite) -> MetricInfo:
+    where = f"{suite.path}: tune.objective.metric"
     try:
-        return metric_info(suite.file.tune.objective.metric)
+        info = metric_info(suite.file.tune.objective.metric)
     except UnknownName as err:
-        raise BadInput(f"{suite.path}: tune.objective.metric: {err}") from None
+        raise BadInput(f"{where}: {err}") from None
+    per_variant = info.name == "divergence_rate" or (info.name.endswith("_std") and info.name not in METRICS)
+    if per_variant:  # seed-to-seed spread (w1_std) or a rate: no single run has one
+        raise BadInput(f"{where}: {info.name!r} describes a variant, not a run; name a per-run metric")
+    return info
 
 
 def run_study(job: Job, direction: str):
@@ -122,8 +139,9 @@ def run_study(job: Job, direction: str):
 def _spawn(job: Job) -> None:
     shares = [job.trials // job.workers + (i < job.trials % job.workers) for i in range(job.workers)]
     ctx = mp.get_context("spawn")  # fork after torch has started threads is unsafe
+    bad_input = ctx.SimpleQueue()
     procs = [
-        ctx.Process(target=_optimize, args=(replace(job, trials=n, worker=i),))
+        ctx.Process(target=_worker, args=(replace(job, trials=n, worker=i), bad_input))
         for i, n in enumerate(shares)
         if n
     ]
@@ -131,9 +149,19 @@ def _spawn(job: Job) -> None:
         proc.start()
     for proc in procs:
         proc.join()
+    if not bad_input.empty():  # the user's mistake, found by a worker: one line, as in-process
+        raise BadInput(bad_input.get())
     crashed = [f"worker {i} (exit code {p.exitcode})" for i, p in enumerate(procs) if p.exitcode != 0]
     if crashed:
         raise RuntimeError(f"tune: {', '.join(crashed)} stopped; the error is printed above")
+
+
+def _worker(job: Job, bad_input) -> None:
+    try:
+        _optimize(job)
+    except BadInput as err:
+        bad_input.put(str(err))
+        raise SystemExit(2) from None
 
 
 # ----------------------------------------------------------------------------- one worker
@@ -157,7 +185,9 @@ def _optimize(job: Job) -> None:
         sampler=optuna.samplers.TPESampler(seed=job.worker),
         pruner=optuna.pruners.MedianPruner(),
     )
-    study.optimize(lambda trial: objective(trial, suite, job, device, context), n_trials=job.trials, catch=(TrialFailed,))
+    study.optimize(
+        lambda trial: objective(trial, suite, job, device, context), n_trials=job.trials, catch=(TrialFailed,)
+    )
 
 
 def _device(worker: int) -> str:
@@ -192,7 +222,9 @@ def _train(trial, specs: list[RunSpec], device: str, context: EvalContext) -> li
     from ganbench.train import train_group
 
     try:
-        return [r for unit in plan_units(specs, device) for r in train_group(list(unit.specs), device, context)]
+        return [
+            r for unit in plan_units(specs, device) for r in train_group(list(unit.specs), device, context)
+        ]
     except BadInput:
         raise
     except Exception as err:  # noqa: BLE001 - one failing configuration must not end the study
@@ -205,7 +237,9 @@ def _check_metric(suite: Suite, results: list[RunResult], metric: str) -> None:
     finished = [r for r in results if r.status == "finished"]
     if finished and all(metric not in r.metrics for r in finished):
         names = ", ".join(sorted(finished[0].metrics))
-        raise BadInput(f"{suite.path}: tune.objective.metric: {metric!r} is not a per-run metric here; runs report {names}")
+        raise BadInput(
+            f"{suite.path}: tune.objective.metric: {metric!r} is not a per-run metric here; runs report {names}"
+        )
 
 
 # ----------------------------------------------------------------------------- pure pieces
@@ -223,7 +257,9 @@ def suggest(trial, space: Space) -> dict[str, Any]:
         elif kind == "int":
             values[key] = trial.suggest_int(key, bounds[0], bounds[1])
         else:
-            values[key] = trial.suggest_categorical(key, [json.dumps(c) for c in bounds] if _encoded(bounds) else bounds)
+            values[key] = trial.suggest_categorical(
+                key, [json.dumps(c) for c in bounds] if _encoded(bounds) else bounds
+            )
     return decode(space, values)
 
 
@@ -264,7 +300,11 @@ def trial_specs(suite: Suite, variant: str, values: dict[str, Any], steps: int |
     train = variant_config(suite, variant, values, steps)
     labels = [tune.objective.dataset] if tune.objective.dataset else list(suite.datasets)
     seeds = list(range(tune.seeds)) if tune.seeds else suite.seeds
-    return [RunSpec(suite.name, variant, label, suite.datasets[label], seed, train) for label in labels for seed in seeds]
+    return [
+        RunSpec(suite.name, variant, label, suite.datasets[label], seed, train)
+        for label in labels
+        for seed in seeds
+    ]
 
 
 def final_value(result: RunResult, info: MetricInfo) -> float:
@@ -346,37 +386,59 @@ def _complete(study) -> list:
     return [t for t in study.trials if t.state.name == "COMPLETE"]
 
 
-def _print_summary(studies: dict[str, Any], metric: str, quiet: bool) -> None:
+def _print_summary(studies: dict[str, Any], spaces: dict[str, Space], metric: str, quiet: bool) -> None:
     for variant, study in studies.items():
         states = [t.state.name.lower() for t in study.trials]
         counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
         if not quiet:
-            console.print(_best_table(study, metric))
+            console.print(_best_table(study, metric, spaces[variant]))
         if _complete(study):
-            console.print(f"best {metric} for {variant}: {study.best_value:.4g} with {study.best_params} ({counts})")
+            best = _fmt(decode(spaces[variant], study.best_params))
+            console.print(f"best {metric} for {variant}: {study.best_value:.4g} with {best} ({counts})")
         else:
             console.print(f"{variant}: no complete trial ({counts})")
 
 
-def _best_table(study, metric: str, rows: int = 5) -> Table:
+def _fmt(params: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in params.items()
+    )
+
+
+def _best_table(study, metric: str, space: Space, rows: int = 5) -> Table:
     table = Table(title=f"{study.study_name}: best trials ({metric}, {study.direction.name.lower()})")
     for column in ("trial", "value", "runs", "params"):
         table.add_column(column)
     reverse = study.direction.name == "MAXIMIZE"
     for trial in sorted(_complete(study), key=lambda t: t.value, reverse=reverse)[:rows]:
-        table.add_row(str(trial.number), f"{trial.value:.4g}", str(len(trial.user_attrs.get("run_ids", []))), str(trial.params))
+        table.add_row(
+            str(trial.number),
+            f"{trial.value:.4g}",
+            str(len(trial.user_attrs.get("run_ids", []))),
+            _fmt(decode(space, trial.params)),
+        )
     return table
 
 
-def export_suite(suite: Suite, best: dict[str, dict[str, Any]], path: Path, studies: dict[str, Any]) -> None:
+def export_suite(
+    suite: Suite, best: dict[str, dict[str, Any]], path: Path, studies: dict[str, Any], steps: int | None
+) -> None:
     """The suite file with each tuned variant's values replaced by its best parameters; claims,
     seeds and everything else exactly as written (YAML comments are not kept)."""
     raw = yaml.safe_load(Path(suite.path).read_text())
     for variant, params in best.items():
         raw["variants"][variant] = deep_merge(raw["variants"][variant] or {}, nested(params))
     header = [f"# {suite.path} with values tuned by `ganbench tune`:"]
-    header += [f"#   {v}: study {studies[v].study_name}, best {studies[v].best_value:.4g} of "
-               f"{len(_complete(studies[v]))} complete trials" for v in best]
-    header.append("# Claims and their `expect` are unchanged: run `ganbench check` on this file to test them again.")
+    header += [
+        f"#   {v}: study {studies[v].study_name}, best {studies[v].best_value:.4g} of "
+        f"{len(_complete(studies[v]))} complete trials"
+        for v in best
+    ]
+    if steps is not None:
+        header.append(f"# Tuned with --steps {steps}; the steps written below are the suite's own.")
+    header.append(
+        "# Claims and their `expect` are unchanged: run `ganbench check` on this file to test them again."
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + "\n" + yaml.safe_dump(raw, sort_keys=False))

@@ -183,11 +183,16 @@ def threshold_claim(metric: str, threshold: float, **kwargs) -> ClaimConfig:
 
 def test_one_sample_claim_uses_wilcoxon() -> None:
     corr = [0.5, 0.62, 0.7, 0.81, 0.9]
-    row = one(make_runs({"a": corr, "b": [0.0] * 5}, metric="w_quality_corr"), threshold_claim("w_quality_corr", 0.0))
+    row = one(
+        make_runs({"a": corr, "b": [0.0] * 5}, metric="w_quality_corr"),
+        threshold_claim("w_quality_corr", 0.0),
+    )
     assert row.verdict == "supported" and row.test == "wilcoxon"
     assert row.p_value == pytest.approx(stats.wilcoxon(corr, alternative="greater").pvalue)
     assert row.effect_size == 1.0 and (row.n_better, row.n_worse) == (5, 0)
-    negative = one(make_runs({"a": [-c for c in corr]}, metric="w_quality_corr"), threshold_claim("w_quality_corr", 0.0))
+    negative = one(
+        make_runs({"a": [-c for c in corr]}, metric="w_quality_corr"), threshold_claim("w_quality_corr", 0.0)
+    )
     assert negative.verdict == "contradicted"
 
 

@@ -164,8 +164,14 @@ def test_classifier_fid_is_lower_for_real_digits_than_for_noise(cache):
     assert on_real["classes_covered"] == 10 and on_real["class_kl"] < 0.1
     one_class = real[:300][data.train_labels[:300] == 3]
     collapsed = evaluate(data, one_class, torch.Generator(), train, context)
-    assert collapsed["classes_covered"] <= 2 and collapsed["class_kl"] > 1.5  # log(10) = 2.30 at full collapse
-    assert metric_identity(data, train, context) == {"extractor": "lenet-v1", "n_real": "300", "n_fake": "300"}
+    assert (
+        collapsed["classes_covered"] <= 2 and collapsed["class_kl"] > 1.5
+    )  # log(10) = 2.30 at full collapse
+    assert metric_identity(data, train, context) == {
+        "extractor": "lenet-v1",
+        "n_real": "300",
+        "n_fake": "300",
+    }
 
 
 def test_metric_directions():

@@ -15,7 +15,9 @@ ARCH_NAMES = ["dcgan", "resnet"]
 
 
 def config(arch: str, **overrides) -> ModelConfig:
-    return ModelConfig(**{"arch": arch, "z_dim": 8, "width": 8, "batch_norm": True, "spectral_norm": True, **overrides})
+    return ModelConfig(
+        **{"arch": arch, "z_dim": 8, "width": 8, "batch_norm": True, "spectral_norm": True, **overrides}
+    )
 
 
 @pytest.mark.parametrize("arch", ARCH_NAMES)

@@ -78,11 +78,18 @@ def test_mnist_reads_idx_files_with_torchvision(tmp_path):
 def test_data_root_from_environment(tmp_path, monkeypatch):
     fake_mnist(tmp_path)
     monkeypatch.setenv("GANBENCH_DATA_ROOT", str(tmp_path))
-    assert build_dataset({"name": "mnist", "download": False, "limit": 5}).train_pixels.shape == (5, 1, 28, 28)
+    assert build_dataset({"name": "mnist", "download": False, "limit": 5}).train_pixels.shape == (
+        5,
+        1,
+        28,
+        28,
+    )
 
 
-@pytest.mark.parametrize(("name", "where"), [("mnist", "MNIST/raw"), ("fashion_mnist", "FashionMNIST/raw"),
-                                             ("cifar10", "cifar-10-batches-py")])
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [("mnist", "MNIST/raw"), ("fashion_mnist", "FashionMNIST/raw"), ("cifar10", "cifar-10-batches-py")],
+)
 def test_missing_files_give_one_line_naming_the_path(tmp_path, name, where):
     with pytest.raises(BadInput) as err:
         build_dataset({"name": name, "download": False, "limit": 0}, str(tmp_path))
@@ -99,8 +106,12 @@ def test_imagefolder_resizes_crops_and_holds_out(tmp_path):
         for i in range(10):
             pixels = rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)  # not square: resized, then cropped
             Image.fromarray(pixels).save(tmp_path / "pets" / cls / f"{i}.png")
-    data = build_dataset({"name": "imagefolder", "path": "pets", "size": 8, "holdout": 0.2, "limit": 0}, str(tmp_path))
+    data = build_dataset(
+        {"name": "imagefolder", "path": "pets", "size": 8, "holdout": 0.2, "limit": 0}, str(tmp_path)
+    )
     assert data.shape == (3, 8, 8) and len(data.train_pixels) == 16 and len(data.test_pixels) == 4
     assert data.num_classes == 2
     with pytest.raises(BadInput, match="no images in"):
-        build_dataset({"name": "imagefolder", "path": "nowhere", "size": 8, "holdout": 0.1, "limit": 0}, str(tmp_path))
+        build_dataset(
+            {"name": "imagefolder", "path": "nowhere", "size": 8, "holdout": 0.1, "limit": 0}, str(tmp_path)
+        )

@@ -82,7 +82,9 @@ def test_non_finite_samples_are_never_high_quality() -> None:
 
 def test_numpy_and_torch_inputs_agree() -> None:
     samples = GRID.sample(1000, torch.Generator().manual_seed(0))
-    assert mode_stats(samples.numpy(), GRID.centres.numpy(), GRID.std) == mode_stats(samples, GRID.centres, GRID.std)
+    assert mode_stats(samples.numpy(), GRID.centres.numpy(), GRID.std) == mode_stats(
+        samples, GRID.centres, GRID.std
+    )
 
 
 def test_w1_of_a_shifted_copy_is_the_shift_length() -> None:
@@ -119,8 +121,17 @@ def test_w1_non_finite_input_is_infinite_and_bad_shapes_raise() -> None:
 
 
 def test_metric_directions_are_registered() -> None:
-    higher = {name: METRICS.get(name).higher_is_better for name in ["modes_covered", "hq_share", "reverse_kl", "w1", "critic_w"]}
-    assert higher == {"modes_covered": True, "hq_share": True, "reverse_kl": False, "w1": False, "critic_w": False}
+    higher = {
+        name: METRICS.get(name).higher_is_better
+        for name in ["modes_covered", "hq_share", "reverse_kl", "w1", "critic_w"]
+    }
+    assert higher == {
+        "modes_covered": True,
+        "hq_share": True,
+        "reverse_kl": False,
+        "w1": False,
+        "critic_w": False,
+    }
     assert METRICS.get("modes_covered").worst == 0.0 and METRICS.get("w1").worst is None
 
 
@@ -141,5 +152,7 @@ def test_toy_evaluator_on_ring8() -> None:
 
     collapsed = evaluate(data, fake[fake[:, 0] > 1.9], torch.Generator().manual_seed(2), train, EvalContext())
     assert collapsed["modes_covered"] == 1.0 and collapsed["w1"] > 1.0
-    diverged = evaluate(data, torch.full((50, 2), math.nan), torch.Generator().manual_seed(2), train, EvalContext())
+    diverged = evaluate(
+        data, torch.full((50, 2), math.nan), torch.Generator().manual_seed(2), train, EvalContext()
+    )
     assert diverged["w1"] == math.inf and diverged["hq_share"] == 0.0

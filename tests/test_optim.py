@@ -17,9 +17,13 @@ CONFIGS = [
 
 def torch_optimizer(config: OptimizerConfig, params):
     if config.name == "adam":
-        return torch.optim.Adam(params, lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
+        return torch.optim.Adam(
+            params, lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay
+        )
     if config.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.alpha, eps=config.eps, weight_decay=config.weight_decay)
+        return torch.optim.RMSprop(
+            params, lr=config.lr, alpha=config.alpha, eps=config.eps, weight_decay=config.weight_decay
+        )
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 

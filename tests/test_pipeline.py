@@ -43,17 +43,41 @@ def test_outputs_and_mlflow_records(finished):
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 8 and set(runs["status"]) == {"finished"}
     assert list(runs.columns[:7]) == ["run_id", "suite", "dataset", "variant", "seed", "status", "steps_done"]
-    assert {"modes_covered", "hq_share", "reverse_kl", "w1", "wall_s", "device", "mlflow_run_id"} <= set(runs.columns)
+    assert {"modes_covered", "hq_share", "reverse_kl", "w1", "wall_s", "device", "mlflow_run_id"} <= set(
+        runs.columns
+    )
     assert sorted(runs["run_id"]) == sorted(s.run_id for s in suite.specs)
 
     board = pd.read_csv(out / "leaderboard.csv")
-    assert list(board.columns) == ["variant", "dataset", "metric", "n", "mean", "std", "ci95_low", "ci95_high", "median", "diverged"]
+    assert list(board.columns) == [
+        "variant",
+        "dataset",
+        "metric",
+        "n",
+        "mean",
+        "std",
+        "ci95_low",
+        "ci95_high",
+        "median",
+        "diverged",
+    ]
     w1 = board[(board.metric == "w1") & (board.variant == "gan") & (board.dataset == "ring8")].iloc[0]
     own = runs[(runs.variant == "gan") & (runs.dataset == "ring8")]["w1"]
     assert w1["n"] == 2 and w1["mean"] == pytest.approx(own.mean())
     assert (out / "leaderboard.md").read_text().count("ring8") >= 1
     claims = pd.read_csv(out / "claims.csv")
-    assert list(claims.columns) == ["id", "text", "dataset", "verdict", "expected", "test", "p_value", "effect_size", "n_better", "n_worse"]
+    assert list(claims.columns) == [
+        "id",
+        "text",
+        "dataset",
+        "verdict",
+        "expected",
+        "test",
+        "p_value",
+        "effect_size",
+        "n_better",
+        "n_worse",
+    ]
     assert len(claims) == 2  # one claim x two datasets
 
     client, children = child_runs(out)
@@ -101,7 +125,9 @@ def test_rerun_flag_retrains_with_same_numbers(finished):
 
 def test_worker_processes_give_the_same_numbers(finished, tmp_path):
     suite, _, outcome = finished
-    pooled = run_suite(suite, RunOptions(out=tmp_path / "pooled", devices="cpu", runs_per_device=2, quiet=True))
+    pooled = run_suite(
+        suite, RunOptions(out=tmp_path / "pooled", devices="cpu", runs_per_device=2, quiet=True)
+    )
     cols = ["run_id", "status", "w1", "modes_covered"]
     pd.testing.assert_frame_equal(outcome.runs[cols], pooled.runs[cols])
 
@@ -114,7 +140,9 @@ def test_failing_unit_is_recorded_not_raised(tmp_path, monkeypatch):
 
     monkeypatch.setattr(local, "train_group", explode)
     suite = load_suite(write(tmp_path, TINY_SUITE), steps=5)
-    outcome = run_suite(suite, RunOptions(out=tmp_path / "o", devices="cpu", runs_per_device=1, quiet=True, retries=1))
+    outcome = run_suite(
+        suite, RunOptions(out=tmp_path / "o", devices="cpu", runs_per_device=1, quiet=True, retries=1)
+    )
     assert set(outcome.runs["status"]) == {"failed"}
     assert outcome.runs["error"].str.contains("out of memory").all()
 
@@ -127,7 +155,24 @@ def test_cli_run_validate_list_leaderboard(tmp_path, capsys):
     listed = capsys.readouterr().out
     assert "wgan-gp" in listed and "ring8" in listed and "modes_covered" in listed
     out = tmp_path / "o"
-    assert main(["run", str(path), "--out", str(out), "--steps", "10", "--seeds", "1", "--devices", "cpu", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(path),
+                "--out",
+                str(out),
+                "--steps",
+                "10",
+                "--seeds",
+                "1",
+                "--devices",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert len(pd.read_csv(out / "runs.csv")) == 4
     published = tmp_path / "results" / "tiny.csv"
     assert main(["leaderboard", str(out), "-o", str(published)]) == 0
@@ -146,8 +191,12 @@ def test_cli_run_validate_list_leaderboard(tmp_path, capsys):
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, argv, expected):
     suite = write(tmp_path, TINY_SUITE)
-    argv = [a.format(missing=tmp_path / "nope.yaml", suite=suite, missing_dir=tmp_path / "nodir") for a in argv]
-    done = subprocess.run([sys.executable, "-m", "ganbench.cli", *argv], capture_output=True, text=True, timeout=120)
+    argv = [
+        a.format(missing=tmp_path / "nope.yaml", suite=suite, missing_dir=tmp_path / "nodir") for a in argv
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "ganbench.cli", *argv], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
     assert expected in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
@@ -157,7 +206,16 @@ def test_bad_input_exits_2_with_one_line(tmp_path, argv, expected):
 def test_edited_claim_is_retabulated_without_training(finished, tmp_path):
     suite, out, _ = finished
     runs_mtime = (out / "runs.csv").stat().st_mtime_ns
-    edited = load_suite(write(tmp_path, TINY_SUITE.replace("id: gan-beats-wgan", "id: gan-covers-more").replace("metric: w1", "metric: modes_covered"), "edited.yaml"), steps=STEPS)
+    edited = load_suite(
+        write(
+            tmp_path,
+            TINY_SUITE.replace("id: gan-beats-wgan", "id: gan-covers-more").replace(
+                "metric: w1", "metric: modes_covered"
+            ),
+            "edited.yaml",
+        ),
+        steps=STEPS,
+    )
     outcome = run_suite(edited, RunOptions(out=out, devices="cpu", runs_per_device=1, quiet=True))
     assert outcome.trained == 0
     assert (out / "runs.csv").stat().st_mtime_ns == runs_mtime  # same content: not rewritten

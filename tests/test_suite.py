@@ -53,14 +53,35 @@ def test_wgan_gp_gets_default_weight(tmp_path):
 
 
 BAD = {
-    "unknown key": (("  batch_size: 32", "  batch_sise: 32"), "defaults.batch_sise: unknown key (did you mean 'batch_size'?)"),
+    "unknown key": (
+        ("  batch_size: 32", "  batch_sise: 32"),
+        "defaults.batch_sise: unknown key (did you mean 'batch_size'?)",
+    ),
     "wrong type": (("  steps: 60", "  steps: many"), "defaults.steps: Input should be a valid integer"),
-    "negative lr": (("lr: 1.0e-3, betas", "lr: -1, betas"), "variants.gan.optimizer.lr: Input should be greater than 0, got -1"),
-    "unknown loss": (("loss: wgan,", "loss: wgann,"), "variants.wgan.loss: unknown loss 'wgann' (did you mean 'wgan'?"),
-    "unknown dataset": (("datasets: [ring8,", "datasets: [ring9,"), "datasets[0].name: unknown dataset 'ring9' (did you mean 'ring"),
-    "dataset param": (("side: 3,", "sides: 3,"), "datasets[1].sides: unknown dataset parameter (did you mean 'side'?"),
-    "nested unknown key": (("model: {arch: mlp,", "model: {arch: mlp, hiden: 3,"), "defaults.model.hiden: unknown key (did you mean 'hidden'?"),
-    "unknown claim variant": (("better: gan\n", "better: gam\n"), "claims[0].better: unknown variant 'gam' (did you mean 'gan'?"),
+    "negative lr": (
+        ("lr: 1.0e-3, betas", "lr: -1, betas"),
+        "variants.gan.optimizer.lr: Input should be greater than 0, got -1",
+    ),
+    "unknown loss": (
+        ("loss: wgan,", "loss: wgann,"),
+        "variants.wgan.loss: unknown loss 'wgann' (did you mean 'wgan'?",
+    ),
+    "unknown dataset": (
+        ("datasets: [ring8,", "datasets: [ring9,"),
+        "datasets[0].name: unknown dataset 'ring9' (did you mean 'ring",
+    ),
+    "dataset param": (
+        ("side: 3,", "sides: 3,"),
+        "datasets[1].sides: unknown dataset parameter (did you mean 'side'?",
+    ),
+    "nested unknown key": (
+        ("model: {arch: mlp,", "model: {arch: mlp, hiden: 3,"),
+        "defaults.model.hiden: unknown key (did you mean 'hidden'?",
+    ),
+    "unknown claim variant": (
+        ("better: gan\n", "better: gam\n"),
+        "claims[0].better: unknown variant 'gam' (did you mean 'gan'?",
+    ),
     "unknown claim metric": (("metric: w1", "metric: w2"), "claims[0].metric: unknown metric 'w2'"),
     "yaml syntax": (("seeds: 2", "seeds: [2"), "YAML syntax error"),
 }

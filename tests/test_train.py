@@ -31,7 +31,9 @@ def assert_same_result(a, b, tol=1e-5):
         x, y = a.metrics[name], b.metrics[name]
         assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, rel=tol, abs=tol), name
     for name, series in a.history.items():
-        np.testing.assert_allclose(np.array(series), np.array(b.history[name]), rtol=tol, atol=tol, err_msg=name)
+        np.testing.assert_allclose(
+            np.array(series), np.array(b.history[name]), rtol=tol, atol=tol, err_msg=name
+        )
 
 
 def test_member_equals_standalone_run(tmp_path):
@@ -47,8 +49,13 @@ def test_member_equals_standalone_run(tmp_path):
 
 
 def test_mixed_optimizers_share_an_ensemble(tmp_path):
-    text = without_claims() + "  wgan_adam: {loss: wgan, clip: 0.05, n_critic: 2, optimizer: {name: adam, lr: 1.0e-3}}\n"
-    specs = [s for s in specs_of(tmp_path, text, seeds=1) if s.variant.startswith("wgan") and s.dataset == "ring8"]
+    text = (
+        without_claims()
+        + "  wgan_adam: {loss: wgan, clip: 0.05, n_critic: 2, optimizer: {name: adam, lr: 1.0e-3}}\n"
+    )
+    specs = [
+        s for s in specs_of(tmp_path, text, seeds=1) if s.variant.startswith("wgan") and s.dataset == "ring8"
+    ]
     assert group_key(specs[0]) == group_key(specs[1])
     together = train_group(specs)
     for spec, result in zip(specs, together, strict=True):
@@ -57,7 +64,11 @@ def test_mixed_optimizers_share_an_ensemble(tmp_path):
 
 def test_diverging_member_stops_alone(tmp_path):
     text = without_claims() + "  blowup: {loss: ns, optimizer: {name: sgd, lr: 1.0e+30}}\n"
-    specs = [s for s in specs_of(tmp_path, text, seeds=1) if s.dataset == "ring8" and s.variant in ("gan", "blowup")]
+    specs = [
+        s
+        for s in specs_of(tmp_path, text, seeds=1)
+        if s.dataset == "ring8" and s.variant in ("gan", "blowup")
+    ]
     assert group_key(specs[0]) == group_key(specs[1])
     gan, blowup = train_group(specs)
     assert blowup.status == "diverged" and blowup.steps_done < blowup.spec.train.steps

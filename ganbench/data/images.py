@@ -90,7 +90,12 @@ def _limited(dataset: ImageDataset, limit: int) -> ImageDataset:
         return dataset
     labels = dataset.train_labels[:limit] if dataset.train_labels is not None else None
     return ImageDataset(
-        dataset.name, dataset.params, dataset.train_pixels[:limit], dataset.test_pixels, labels, dataset.test_labels
+        dataset.name,
+        dataset.params,
+        dataset.train_pixels[:limit],
+        dataset.test_pixels,
+        labels,
+        dataset.test_labels,
     )
 
 
@@ -110,7 +115,10 @@ def _load_torchvision(name: str, root: Path, download: bool, files: str) -> tupl
 
     cls = {"mnist": tv.MNIST, "fashion_mnist": tv.FashionMNIST, "cifar10": tv.CIFAR10}[name]
     try:
-        return (*_torchvision_split(cls, root, True, download), *_torchvision_split(cls, root, False, download))
+        return (
+            *_torchvision_split(cls, root, True, download),
+            *_torchvision_split(cls, root, False, download),
+        )
     except (RuntimeError, OSError) as err:
         if download:
             raise BadInput(f"{name}: download into {root} failed ({_first_line(err)}); {files}") from None
@@ -150,7 +158,9 @@ def cifar10(download: bool = False, limit: int = 0, data_root: str | None = None
 def _decode(dataset: torch.utils.data.Dataset) -> tuple[Tensor, Tensor]:
     """Decode a PIL-backed dataset whose transform yields uint8 tensors, with loader workers."""
     workers = min(8, os.cpu_count() or 1)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=256, num_workers=workers if len(dataset) > 2000 else 0)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=256, num_workers=workers if len(dataset) > 2000 else 0
+    )
     pixels, labels = zip(*[(x, torch.as_tensor(y)) for x, y in loader], strict=True)
     return torch.cat(pixels), torch.cat(labels).long()
 
@@ -169,8 +179,10 @@ def _load_celeba(root: Path, download: bool) -> tuple[Tensor, Tensor]:
 
     # Aligned CelebA is 178x218; the central 140x140 holds the face, resized to 64x64.
     try:
-        splits = [tv.CelebA(str(root), split=s, target_type=[], transform=_square(64, 140), download=download)
-                  for s in ("train", "test")]
+        splits = [
+            tv.CelebA(str(root), split=s, target_type=[], transform=_square(64, 140), download=download)
+            for s in ("train", "test")
+        ]
     except (RuntimeError, OSError) as err:
         raise BadInput(
             f"celeba: no usable data in {root / 'celeba'} ({_first_line(err)}); put img_align_celeba/ and the annotation "
@@ -207,7 +219,9 @@ def _load_folder(path: Path, size: int, holdout: float) -> tuple[Tensor, ...]:
     try:
         folder = ImageFolder(str(path), transform=_square(size))
     except (FileNotFoundError, OSError) as err:
-        raise BadInput(f"imagefolder: no images in {path} ({_first_line(err)}); expected one subfolder per class") from None
+        raise BadInput(
+            f"imagefolder: no images in {path} ({_first_line(err)}); expected one subfolder per class"
+        ) from None
     pixels, labels = _decode(folder)
     order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
     n_test = max(1, round(holdout * len(pixels)))
@@ -238,7 +252,11 @@ def _load_digits(size: int, holdout: float) -> tuple[Tensor, ...]:
 
     digits = load_digits()
     images = torch.as_tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # values 0..16
-    images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False) if size != 8 else images
+    images = (
+        F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+        if size != 8
+        else images
+    )
     pixels = (images * 255).round().clamp(0, 255).to(torch.uint8)
     labels = torch.as_tensor(digits.target, dtype=torch.long)
     # The file is ordered by writer; shuffle so both splits see every writer.

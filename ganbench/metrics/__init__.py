@@ -39,14 +39,23 @@ class EvalContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def register_metric(name: str, higher_is_better: bool, worst: float | None = None, description: str = "") -> None:
+def register_metric(
+    name: str, higher_is_better: bool, worst: float | None = None, description: str = ""
+) -> None:
     METRICS.add(name, MetricInfo(name, higher_is_better, worst, description))
 
 
 # Per-run and per-variant stability metrics that any claim can name.
-register_metric("diverged", False, 1.0, "1 if the run hit a NaN/inf, else 0 (its mean is the divergence rate)")
+register_metric(
+    "diverged", False, 1.0, "1 if the run hit a NaN/inf, else 0 (its mean is the divergence rate)"
+)
 register_metric("divergence_rate", False, 1.0, "share of a variant's runs that diverged")
-register_metric("w_quality_corr", True, -1.0, "Spearman correlation over training of the critic's W estimate and the exact w1")
+register_metric(
+    "w_quality_corr",
+    True,
+    -1.0,
+    "Spearman correlation over training of the critic's W estimate and the exact w1",
+)
 DERIVED_SUFFIXES = {
     "_std": "seed-to-seed standard deviation of the final value (per variant; lower is steadier)",
     "_osc": "std of the value over the last evaluations of a run (lower is steadier)",

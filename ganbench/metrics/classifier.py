@@ -35,7 +35,9 @@ EPOCHS, MIN_STEPS, MAX_STEPS, BATCH, LR, SEED = 10, 300, 1500, 128, 1e-3, 0
 COVERED_SHARE = 0.1  # of a class's uniform share of the samples
 
 _loaded: dict[tuple[str, str], nn.Module] = {}  # per process: (cache file, device) -> classifier
-_reference: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (id(model), n_real) -> real statistics
+_reference: dict[
+    tuple[int, int], tuple[np.ndarray, np.ndarray]
+] = {}  # (id(model), n_real) -> real statistics
 
 
 class LeNet(nn.Module):
@@ -88,9 +90,15 @@ def features_and_predictions(model: nn.Module, images: Tensor, device: str) -> t
 def classifier_for(dataset, cache: str | None, device: str) -> nn.Module:
     """The dataset's classifier: from this process, else the disk cache, else trained now."""
     if dataset.num_classes < 2:
-        raise BadInput(f"dataset {dataset.name!r} has no class labels for image_metrics [classifier]; "
-                       f"use image_metrics: [inception]")
-    key = {"data": dataset.params, "version": VERSION, "recipe": [EPOCHS, MIN_STEPS, MAX_STEPS, BATCH, LR, SEED]}
+        raise BadInput(
+            f"dataset {dataset.name!r} has no class labels for image_metrics [classifier]; "
+            f"use image_metrics: [inception]"
+        )
+    key = {
+        "data": dataset.params,
+        "version": VERSION,
+        "recipe": [EPOCHS, MIN_STEPS, MAX_STEPS, BATCH, LR, SEED],
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = cache_dir(cache) / "classifier" / f"{dataset.name}-{VERSION}-{digest}.pt"
     if (str(path), device) in _loaded:

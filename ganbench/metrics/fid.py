@@ -54,14 +54,20 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
 
 
-def kid(fake: Tensor, real: Tensor, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-        seed: int = 2020) -> tuple[float, float]:
+def kid(
+    fake: Tensor,
+    real: Tensor,
+    subsets: int = KID_SUBSETS,
+    subset_size: int = KID_SUBSET_SIZE,
+    seed: int = 2020,
+) -> tuple[float, float]:
     """Kernel Inception Distance (unbiased MMD^2, cubic kernel) of [n, d] features: mean, std over subsets."""
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     size = min(subset_size, len(fake), len(real))
-    out = kid_features_to_metric(fake.double(), real.double(), kid_subsets=subsets, kid_subset_size=size,
-                                 rng_seed=seed, verbose=False)
+    out = kid_features_to_metric(
+        fake.double(), real.double(), kid_subsets=subsets, kid_subset_size=size, rng_seed=seed, verbose=False
+    )
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 
 
@@ -69,8 +75,9 @@ def precision_recall(fake: Tensor, real: Tensor, k: int = PRC_NEIGHBOURS) -> tup
     """Improved precision (share of fakes inside the real k-NN manifold) and recall (the reverse)."""
     from torch_fidelity.metric_prc import prc_features_to_metric
 
-    out = prc_features_to_metric(fake.float(), real.float(), prc_neighborhood=k, prc_batch_size=10000,
-                                 save_cpu_ram=True, verbose=False)
+    out = prc_features_to_metric(
+        fake.float(), real.float(), prc_neighborhood=k, prc_batch_size=10000, save_cpu_ram=True, verbose=False
+    )
     return out["precision"], out["recall"]
 
 
@@ -122,13 +129,21 @@ def cache_dir(context_dir: str | None) -> Path:
 
 
 def reference_cache_name(dataset_params: dict, extractor: str, weights_sha: str, n_real: int) -> str:
-    key = {"data": dataset_params, "split": "test", "extractor": extractor, "layer": FEATURE_LAYER,
-           "weights": weights_sha, "n": n_real}
+    key = {
+        "data": dataset_params,
+        "split": "test",
+        "extractor": extractor,
+        "layer": FEATURE_LAYER,
+        "weights": weights_sha,
+        "n": n_real,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"ganbench-{dataset_params.get('name', 'data')}-test-{n_real}-{digest}"
 
 
-def inception_metrics(dataset, fake: Tensor, weights: str | None, cache: str | None, device: str) -> dict[str, float]:
+def inception_metrics(
+    dataset, fake: Tensor, weights: str | None, cache: str | None, device: str
+) -> dict[str, float]:
     """IS, FID, KID and precision/recall of uint8 [n, 3, H, W] fakes vs the held-out split."""
     import torch_fidelity
 
@@ -143,9 +158,14 @@ def inception_metrics(dataset, fake: Tensor, weights: str | None, cache: str | N
             cache_root=str(cache_dir(cache) / "fidelity"),
             feature_extractor=INCEPTION,
             feature_extractor_weights_path=str(path),
-            feature_layer_fid=FEATURE_LAYER, feature_layer_kid=FEATURE_LAYER, feature_layer_prc=FEATURE_LAYER,
+            feature_layer_fid=FEATURE_LAYER,
+            feature_layer_kid=FEATURE_LAYER,
+            feature_layer_prc=FEATURE_LAYER,
             cuda=cuda,
-            isc=True, fid=True, kid=True, prc=True,
+            isc=True,
+            fid=True,
+            kid=True,
+            prc=True,
             isc_splits=min(10, len(fake)),
             kid_subset_size=min(KID_SUBSET_SIZE, len(fake), len(real)),
             prc_neighborhood=PRC_NEIGHBOURS,

@@ -26,24 +26,38 @@ from ganbench.metrics.fid import INCEPTION, file_sha256, inception_metrics, ince
 register_metric("fid", False, None, "Fréchet Inception Distance to the held-out split (torch-fidelity)")
 register_metric("is_mean", True, 1.0, "Inception Score, mean over 10 splits")
 register_metric("is_std", False, None, "Inception Score, std over 10 splits")
-register_metric("kid_mean", False, None, "Kernel Inception Distance (unbiased MMD^2, cubic kernel), mean over subsets")
+register_metric(
+    "kid_mean", False, None, "Kernel Inception Distance (unbiased MMD^2, cubic kernel), mean over subsets"
+)
 register_metric("kid_std", False, None, "Kernel Inception Distance, std over subsets")
-register_metric("precision", True, 0.0, "share of generated images inside the real Inception-feature manifold (k=3)")
-register_metric("recall", True, 0.0, "share of real images inside the generated Inception-feature manifold (k=3)")
-register_metric("classifier_fid", False, None, "Fréchet distance on the features of ganbench's own classifier")
-register_metric("classes_covered", True, 0.0, "classes predicted for at least 10% of their uniform share of samples")
+register_metric(
+    "precision", True, 0.0, "share of generated images inside the real Inception-feature manifold (k=3)"
+)
+register_metric(
+    "recall", True, 0.0, "share of real images inside the generated Inception-feature manifold (k=3)"
+)
+register_metric(
+    "classifier_fid", False, None, "Fréchet distance on the features of ganbench's own classifier"
+)
+register_metric(
+    "classes_covered", True, 0.0, "classes predicted for at least 10% of their uniform share of samples"
+)
 register_metric("class_kl", False, None, "KL(predicted-class histogram || uniform); 0 is balanced")
 
 
 @EVALUATORS.register("image")
-def evaluate_image(dataset: Any, fake: Tensor, generator: Any, train: Any, context: EvalContext) -> dict[str, float]:
+def evaluate_image(
+    dataset: Any, fake: Tensor, generator: Any, train: Any, context: EvalContext
+) -> dict[str, float]:
     pixels = to_uint8(fake)
     metrics: dict[str, float] = {}
     if "classifier" in train.image_metrics:
         metrics |= classifier_metrics(dataset, to_float(pixels), context.cache_dir, context.device)
     if "inception" in train.image_metrics:
         rgb = pixels.expand(-1, 3, -1, -1).contiguous() if pixels.shape[1] == 1 else pixels
-        metrics |= inception_metrics(dataset, rgb, context.inception_weights, context.cache_dir, context.device)
+        metrics |= inception_metrics(
+            dataset, rgb, context.inception_weights, context.cache_dir, context.device
+        )
     return metrics
 
 
@@ -56,7 +70,12 @@ def image_identity(dataset: Any, train: Any, context: EvalContext) -> dict[str, 
         extractors.append(INCEPTION)
         info["weights_sha256"] = file_sha256(inception_weights(context.inception_weights))[:12]
     n_real = min(train.eval_samples, len(dataset.test_pixels))
-    return {"extractor": "+".join(extractors), **info, "n_real": str(n_real), "n_fake": str(train.eval_samples)}
+    return {
+        "extractor": "+".join(extractors),
+        **info,
+        "n_real": str(n_real),
+        "n_fake": str(train.eval_samples),
+    }
 
 
 evaluate_image.identity = image_identity

@@ -20,7 +20,9 @@ from ganbench.metrics import EVALUATORS, register_metric
 
 HQ_STDS = 3.0  # the literature's high-quality radius, in stds of a mode
 
-register_metric("modes_covered", True, 0.0, "modes with at least min_count high-quality samples nearest to them")
+register_metric(
+    "modes_covered", True, 0.0, "modes with at least min_count high-quality samples nearest to them"
+)
 register_metric("hq_share", True, 0.0, "share of samples within 3 std of their nearest mode")
 register_metric("reverse_kl", False, None, "KL(histogram of high-quality samples over the modes || uniform)")
 register_metric("w1", False, None, "exact Wasserstein-1 distance between generated and fresh real points")
@@ -53,7 +55,9 @@ def mode_stats(samples: Any, centres: Any, std: float, min_count: int = 1) -> di
 def hq_histogram(samples: torch.Tensor, centres: torch.Tensor, radius: float) -> torch.Tensor:
     """Number of samples within `radius` of each centre that are nearest to it ([M] int64)."""
     if samples.ndim != 2 or centres.ndim != 2 or samples.shape[1] != centres.shape[1]:
-        raise ValueError(f"expected samples [n, d] and centres [M, d], got {tuple(samples.shape)}, {tuple(centres.shape)}")
+        raise ValueError(
+            f"expected samples [n, d] and centres [M, d], got {tuple(samples.shape)}, {tuple(centres.shape)}"
+        )
     # The mm-free mode computes each distance from the difference, so a sample exactly on a
     # centre is at distance 0 (the matmul expansion loses that to cancellation).
     dist, nearest = torch.cdist(samples, centres, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1)
@@ -76,7 +80,9 @@ def wasserstein1(a: Any, b: Any) -> float:
     mean Euclidean distance, by optimal assignment. Non-finite input gives inf."""
     a, b = as_float64(a), as_float64(b)
     if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
-        raise ValueError(f"expected two non-empty [n, d] point sets of one shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"expected two non-empty [n, d] point sets of one shape, got {a.shape} and {b.shape}"
+        )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         return math.inf
     # Network simplex (POT) rather than scipy's linear_sum_assignment: both are exact and agree
@@ -93,7 +99,9 @@ def as_float64(x: Any) -> np.ndarray:
 
 
 @EVALUATORS.register("toy")
-def evaluate_toy(dataset: Any, fake: torch.Tensor, generator: torch.Generator, train: Any, context: Any) -> dict[str, float]:
+def evaluate_toy(
+    dataset: Any, fake: torch.Tensor, generator: torch.Generator, train: Any, context: Any
+) -> dict[str, float]:
     """Mode stats on all of `fake`, and w1 of its first `train.w1_points` against fresh real points."""
     stats = mode_stats(fake, dataset.centres, dataset.std, train.min_count)
     n = min(train.w1_points, len(fake))

@@ -48,8 +48,10 @@ def resolution(shape: tuple[int, ...], arch: str) -> tuple[int, int]:
     while side % 2 == 0 and side > 7:
         side, m = side // 2, m + 1
     if h != w or m == 0 or side < 3:
-        raise BadInput(f"arch {arch}: needs square images whose side is 3..7 times a power of two "
-                       f"(16, 28, 32, 64, ...), got data of shape {list(shape)}")
+        raise BadInput(
+            f"arch {arch}: needs square images whose side is 3..7 times a power of two "
+            f"(16, 28, 32, 64, ...), got data of shape {list(shape)}"
+        )
     return side, m
 
 
@@ -59,14 +61,18 @@ class ConvEnsemble(EnsembleNet):
     Weight names start with "w" and are [K, out, in, (kh, kw)] (conv_transpose: [K, in, out, kh, kw]);
     spectral norm, when on, applies to every weight."""
 
-    def __init__(self, shapes: dict[str, tuple[int, ...]], seeds: list[int], role: str, spectral_norm: bool) -> None:
+    def __init__(
+        self, shapes: dict[str, tuple[int, ...]], seeds: list[int], role: str, spectral_norm: bool
+    ) -> None:
         super().__init__(len(seeds), shapes)
         self.normalised = [n for n in shapes if n.startswith("w")] if spectral_norm else []
         members = []
         for k, seed in enumerate(seeds):
             generator = stream(seed, role)  # member k's weights come from seed k alone
             self.set_member(k, self.init(generator))
-            members.append([F.normalize(torch.randn(shapes[n][0], generator=generator), dim=0) for n in self.normalised])
+            members.append(
+                [F.normalize(torch.randn(shapes[n][0], generator=generator), dim=0) for n in self.normalised]
+            )
         for i, name in enumerate(self.normalised):
             self.register_buffer(f"u_{name}", torch.stack([us[i] for us in members]))
 
@@ -99,7 +105,9 @@ class ConvEnsemble(EnsembleNet):
 
     def conv_transpose(self, x: Tensor, name: str, stride: int = 2, padding: int = 1) -> Tensor:
         w = self.weight(f"w{name}")
-        return F.conv_transpose2d(x, w.flatten(0, 1), self.param(f"b{name}").flatten(), stride, padding, groups=self.k)
+        return F.conv_transpose2d(
+            x, w.flatten(0, 1), self.param(f"b{name}").flatten(), stride, padding, groups=self.k
+        )
 
     def batch_norm(self, x: Tensor, name: str) -> Tensor:
         gamma, beta = self.param(f"gamma{name}").flatten(), self.param(f"beta{name}").flatten()
@@ -118,7 +126,9 @@ def normal(shape: tuple[int, ...], std: float, generator: torch.Generator) -> Te
     return torch.randn(shape, generator=generator) * std
 
 
-def xavier_uniform(shape: tuple[int, ...], gain: float, generator: torch.Generator, transposed: bool = False) -> Tensor:
+def xavier_uniform(
+    shape: tuple[int, ...], gain: float, generator: torch.Generator, transposed: bool = False
+) -> Tensor:
     """Glorot & Bengio: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
     out, inp = (shape[1], shape[0]) if transposed else (shape[0], shape[1])
     receptive = math.prod(shape[2:])

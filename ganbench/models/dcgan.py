@@ -39,7 +39,10 @@ class DCGANGenerator(ConvEnsemble):
         self.batch_norm_on = model.batch_norm
         self.channels = [model.width * 2 ** (self.m - 1 - i) for i in range(self.m)] + [data_shape[0]]
         c0, side = self.channels[0], self.base
-        shapes: dict[str, tuple[int, ...]] = {"wfc": (c0 * side * side, model.z_dim), "bfc": (c0 * side * side,)}
+        shapes: dict[str, tuple[int, ...]] = {
+            "wfc": (c0 * side * side, model.z_dim),
+            "bfc": (c0 * side * side,),
+        }
         for i, (c_in, c_out) in enumerate(zip(self.channels[:-1], self.channels[1:], strict=True)):
             if self.batch_norm_on:
                 shapes[f"gamma{i}"], shapes[f"beta{i}"] = (c_in,), (c_in,)

@@ -21,7 +21,9 @@ ACTIVATIONS = {
 
 
 class MLP(EnsembleNet):
-    def __init__(self, sizes: list[int], seeds: list[int], role: str, activation: str, batch_norm: bool) -> None:
+    def __init__(
+        self, sizes: list[int], seeds: list[int], role: str, activation: str, batch_norm: bool
+    ) -> None:
         shapes: dict[str, tuple[int, ...]] = {}
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             shapes[f"w{i}"] = (fan_in, fan_out)

@@ -30,7 +30,9 @@ def _init(shapes: dict[str, tuple[int, ...]], generator: torch.Generator) -> Ini
     values = {}
     for name, shape in shapes.items():  # in declaration order: the draw order is part of the seed's meaning
         if name.startswith("w"):
-            values[name] = xavier_uniform(shape, math.sqrt(2) if len(shape) == 4 and shape[-1] == 3 else 1.0, generator)
+            values[name] = xavier_uniform(
+                shape, math.sqrt(2) if len(shape) == 4 and shape[-1] == 3 else 1.0, generator
+            )
         else:
             values[name] = torch.ones(shape) if name.startswith("gamma") else torch.zeros(shape)
     return values
@@ -45,11 +47,18 @@ class ResNetGenerator(ConvEnsemble):
         self.base, self.m = resolution(data_shape, "resnet")
         self.batch_norm_on = model.batch_norm
         self.width = ch = model.width
-        shapes: dict[str, tuple[int, ...]] = {"wfc": (ch * self.base**2, model.z_dim), "bfc": (ch * self.base**2,)}
+        shapes: dict[str, tuple[int, ...]] = {
+            "wfc": (ch * self.base**2, model.z_dim),
+            "bfc": (ch * self.base**2,),
+        }
         for i in range(self.m):
             if self.batch_norm_on:
                 shapes |= {f"gamma{i}a": (ch,), f"beta{i}a": (ch,), f"gamma{i}b": (ch,), f"beta{i}b": (ch,)}
-            shapes |= _conv_shapes(f"{i}a", ch, ch, 3) | _conv_shapes(f"{i}b", ch, ch, 3) | _conv_shapes(f"{i}s", ch, ch, 1)
+            shapes |= (
+                _conv_shapes(f"{i}a", ch, ch, 3)
+                | _conv_shapes(f"{i}b", ch, ch, 3)
+                | _conv_shapes(f"{i}s", ch, ch, 1)
+            )
         if self.batch_norm_on:
             shapes |= {"gamma_out": (ch,), "beta_out": (ch,)}
         shapes |= _conv_shapes("_out", data_shape[0], ch, 3)
@@ -79,9 +88,17 @@ class ResNetDiscriminator(ConvEnsemble):
         self.n_down = 0  # down-blocks after the first, optimised one
         while side > 8 and side % 2 == 0:
             side, self.n_down = side // 2, self.n_down + 1
-        shapes = _conv_shapes("0a", ch, data_shape[0], 3) | _conv_shapes("0b", ch, ch, 3) | _conv_shapes("0s", ch, data_shape[0], 1)
+        shapes = (
+            _conv_shapes("0a", ch, data_shape[0], 3)
+            | _conv_shapes("0b", ch, ch, 3)
+            | _conv_shapes("0s", ch, data_shape[0], 1)
+        )
         for i in range(1, self.n_down + 1):
-            shapes |= _conv_shapes(f"{i}a", ch, ch, 3) | _conv_shapes(f"{i}b", ch, ch, 3) | _conv_shapes(f"{i}s", ch, ch, 1)
+            shapes |= (
+                _conv_shapes(f"{i}a", ch, ch, 3)
+                | _conv_shapes(f"{i}b", ch, ch, 3)
+                | _conv_shapes(f"{i}s", ch, ch, 1)
+            )
         for i in range(self.n_down + 1, self.n_down + 3):
             shapes |= _conv_shapes(f"{i}a", ch, ch, 3) | _conv_shapes(f"{i}b", ch, ch, 3)
         shapes |= {"wfc": (1, ch), "bfc": (1,)}

@@ -88,12 +88,18 @@ def _pool(units, slots, threads, context, on_progress, retries) -> Iterator[list
     busy: dict[Future, tuple[WorkUnit, int, str]] = {}
     free = list(slots)
     try:
-        with ProcessPoolExecutor(len(slots), mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+        with ProcessPoolExecutor(
+            len(slots), mp_context=ctx, initializer=_init_worker, initargs=(threads,)
+        ) as pool:
             while pending or busy:
                 while pending and free:
                     unit, attempt = pending.pop(0)
                     device = free.pop(0)
-                    busy[pool.submit(run_unit, unit, device, _on(context, device), queue)] = (unit, attempt, device)
+                    busy[pool.submit(run_unit, unit, device, _on(context, device), queue)] = (
+                        unit,
+                        attempt,
+                        device,
+                    )
                 done, _ = wait(busy, return_when=FIRST_COMPLETED)
                 for future in done:
                     unit, attempt, device = busy.pop(future)

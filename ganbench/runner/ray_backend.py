@@ -93,7 +93,9 @@ def _connect(address: str | None) -> bool:
     if address:
         ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
     else:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        ray.init(
+            num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, ignore_reinit_error=True
+        )
     return True
 
 

@@ -46,7 +46,9 @@ def save(out_dir: Path, rec: dict[str, Any]) -> None:
     folder = out_dir / "records"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{rec['run_id']}.json.tmp"
-    tmp.write_text(json.dumps(rec, default=lambda value: value.item()))  # numpy scalars; NaN/inf stay JSON-readable
+    tmp.write_text(
+        json.dumps(rec, default=lambda value: value.item())
+    )  # numpy scalars; NaN/inf stay JSON-readable
     os.replace(tmp, folder / f"{rec['run_id']}.json")  # atomic: a record is whole or absent
 
 
@@ -78,4 +80,3 @@ def runs_table(specs: list[RunSpec], records: dict[str, dict[str, Any]]) -> pd.D
         return pd.DataFrame(columns=FIRST + LAST)
     middle = [c for c in frame.columns if c not in FIRST + LAST]
     return frame[FIRST + middle + LAST]
-
