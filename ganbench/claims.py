@@ -55,18 +55,8 @@ from ganbench.leaderboard import diverged_flags
 from ganbench.metrics import metric_info
 from ganbench.suite import ClaimConfig
 
-COLUMNS = [
-    "id",
-    "text",
-    "dataset",
-    "verdict",
-    "expected",
-    "test",
-    "p_value",
-    "effect_size",
-    "n_better",
-    "n_worse",
-]
+# claims.csv, as DESIGN.md fixes it
+COLUMNS = ["id", "text", "dataset", "verdict", "expected", "test", "p_value", "effect_size", "n_better", "n_worse"]
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 MIN_RUNS = 2  # per side; below this no test says anything

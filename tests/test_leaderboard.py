@@ -9,6 +9,7 @@ from scipy import stats
 
 from ganbench.leaderboard import COLUMNS, aggregate, compare_to_baseline, metric_columns, to_markdown
 from ganbench.suite import ToleranceConfig
+from tests.conftest import CLAIMS_COLUMNS
 
 
 def run(variant: str, seed: int, status: str, modes: float, w1: float, dataset: str = "ring8") -> dict:
@@ -105,18 +106,7 @@ def test_markdown_has_tables_and_claims(runs: pd.DataFrame) -> None:
                 3,
             ]
         ],
-        columns=[
-            "id",
-            "text",
-            "dataset",
-            "verdict",
-            "expected",
-            "test",
-            "p_value",
-            "effect_size",
-            "n_better",
-            "n_worse",
-        ],
+        columns=CLAIMS_COLUMNS,
     )
     md = to_markdown(aggregate(runs), claims)
     assert "## ring8" in md and "## grid25" in md and "## Claims" in md

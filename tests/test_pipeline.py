@@ -13,7 +13,7 @@ from ganbench.api import RunOptions, run_suite
 from ganbench.cli import main
 from ganbench.runner import store
 from ganbench.suite import load_suite
-from tests.conftest import TINY_SUITE, write
+from tests.conftest import CLAIMS_COLUMNS, TINY_SUITE, write
 
 STEPS = 30
 
@@ -66,18 +66,7 @@ def test_outputs_and_mlflow_records(finished):
     assert w1["n"] == 2 and w1["mean"] == pytest.approx(own.mean())
     assert (out / "leaderboard.md").read_text().count("ring8") >= 1
     claims = pd.read_csv(out / "claims.csv")
-    assert list(claims.columns) == [
-        "id",
-        "text",
-        "dataset",
-        "verdict",
-        "expected",
-        "test",
-        "p_value",
-        "effect_size",
-        "n_better",
-        "n_worse",
-    ]
+    assert list(claims.columns) == CLAIMS_COLUMNS
     assert len(claims) == 2  # one claim x two datasets
 
     client, children = child_runs(out)
