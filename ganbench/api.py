@@ -38,6 +38,7 @@ class RunOptions:
     quiet: bool = False
     data_root: str | None = None
     inception_weights: str | None = None
+    precision: str = "auto"
 
 
 @dataclass
@@ -64,6 +65,7 @@ def eval_context(suite: Suite, options: RunOptions, out_dir: Path) -> EvalContex
         or suite.file.inception_weights,
         # Reference statistics and trained classifiers are shared by every suite on the machine.
         cache_dir=os.environ.get("GANBENCH_CACHE") or str(Path.home() / ".cache" / "ganbench"),
+        precision=options.precision,
     )
 
 

@@ -56,7 +56,18 @@ from ganbench.metrics import metric_info
 from ganbench.suite import ClaimConfig
 
 # claims.csv, as DESIGN.md fixes it
-COLUMNS = ["id", "text", "dataset", "verdict", "expected", "test", "p_value", "effect_size", "n_better", "n_worse"]
+COLUMNS = [
+    "id",
+    "text",
+    "dataset",
+    "verdict",
+    "expected",
+    "test",
+    "p_value",
+    "effect_size",
+    "n_better",
+    "n_worse",
+]
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 MIN_RUNS = 2  # per side; below this no test says anything

@@ -55,6 +55,12 @@ def build_parser() -> Parser:
         command.add_argument("--quiet", action="store_true")
         command.add_argument("--data-root", help="folder with image datasets (or GANBENCH_DATA_ROOT)")
         command.add_argument(
+            "--precision",
+            choices=["auto", "fp32", "bf16"],
+            default="auto",
+            help="forward passes in bf16 (autocast) or fp32; auto: bf16 for conv nets on CUDA",
+        )
+        command.add_argument(
             "--inception-weights", help="local Inception weights file (or GANBENCH_INCEPTION_WEIGHTS)"
         )
         return command
@@ -123,6 +129,7 @@ def _options(args: argparse.Namespace):
         quiet=args.quiet,
         data_root=args.data_root,
         inception_weights=args.inception_weights,
+        precision=args.precision,
     )
 
 

@@ -102,6 +102,7 @@ class Tracker:
             "seed": str(spec.seed),
             "status": result.status,
             "device": result.device,
+            "precision": result.precision,
             **self.tags,
         }
         if self.parent_id:

@@ -22,6 +22,8 @@ from scipy import stats
 from ganbench.data import Dataset, build_dataset
 from ganbench.losses import critic_estimate, gradient_penalty
 from ganbench.metrics import EvalContext, evaluate, metric_identity
+from ganbench.models.base import EnsembleNet
+from ganbench.models.conv import ConvEnsemble
 from ganbench.optim import BatchedOptimizer
 from ganbench.registry import ARCHS, LOSSES
 from ganbench.seeding import stream
@@ -46,6 +48,7 @@ class RunResult:
     snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)  # images: (step, grid samples)
     wall_s: float = 0.0
     device: str = "cpu"
+    precision: str = "fp32"  # of the forward passes: fp32 | bf16 (autocast, float32 weights)
     info: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
@@ -132,6 +135,7 @@ def train_group(
     datasets = _datasets(specs, context)
     G, D = ARCHS.get(t.model.arch)(t.model, datasets[0].shape, [s.seed for s in specs])
     G, D = G.to(device), D.to(device)
+    precision = configure_execution((G, D), device, context.precision)
     loss = LOSSES.get(t.loss)
     opt_g = BatchedOptimizer(G.flat, [s.train.optimizer_g for s in specs])
     opt_d = BatchedOptimizer(D.flat, [s.train.optimizer_d for s in specs])
@@ -213,10 +217,28 @@ def train_group(
             snapshots=snapshots[m],
             wall_s=wall / k,  # the ensemble's wall time, shared out evenly
             device=device,
+            precision=precision,
             info=info,
         )
         for m, s in enumerate(specs)
     ]
+
+
+def configure_execution(nets: tuple[EnsembleNet, ...], device: str, requested: str) -> str:
+    """Set the nets' precision and memory layout for this device; return the precision used.
+
+    "auto" means bf16 autocast and channels_last for convolutional nets on a CUDA device that
+    supports bf16 (tensor cores make both pay), float32 everywhere else: on CPU and for the
+    MLP tier bf16 only costs accuracy. "bf16" or "fp32" force it, on any device."""
+    conv = all(isinstance(net, ConvEnsemble) for net in nets)
+    cuda = device.startswith("cuda")
+    if requested == "auto":
+        requested = "bf16" if cuda and conv and torch.cuda.is_bf16_supported() else "fp32"
+    for net in nets:
+        net.compute_dtype = torch.bfloat16 if requested == "bf16" else None
+        if conv and cuda:
+            net.memory_format = torch.channels_last
+    return requested
 
 
 def _datasets(specs: list[RunSpec], context: EvalContext) -> list[Dataset]:

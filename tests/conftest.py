@@ -11,7 +11,18 @@ import torch
 torch.set_num_threads(1)  # tests are many tiny ops: threads only add overhead here
 
 # The columns of claims.csv as DESIGN.md fixes them, written out here so that a test fails if the code drifts.
-CLAIMS_COLUMNS = ["id", "text", "dataset", "verdict", "expected", "test", "p_value", "effect_size", "n_better", "n_worse"]
+CLAIMS_COLUMNS = [
+    "id",
+    "text",
+    "dataset",
+    "verdict",
+    "expected",
+    "test",
+    "p_value",
+    "effect_size",
+    "n_better",
+    "n_worse",
+]
 
 TINY_SUITE = """
 name: tiny

@@ -36,6 +36,7 @@ class EvalContext:
     inception_weights: str | None = None
     cache_dir: str | None = None
     device: str = "cpu"
+    precision: str = "auto"  # of training forwards: auto | fp32 | bf16 (see train.configure_execution)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -28,6 +28,11 @@ class EnsembleNet(nn.Module):
             offset += size
         self.flat = nn.Parameter(torch.zeros(k, offset))
         self._views: dict[str, torch.Tensor] | None = None
+        # bfloat16: forwards run under autocast (matmuls and convolutions in bf16) while the
+        # weights, their gradients and the optimizer state stay float32; outputs come back as
+        # float32, so losses and penalties are computed in full precision. No loss scaling is
+        # needed: bf16 has float32's exponent range.
+        self.compute_dtype: torch.dtype | None = None
 
     def __call__(self, *args, **kwargs):
         # One split per forward: its backward is a single concatenation, where a slice per
@@ -35,7 +40,10 @@ class EnsembleNet(nn.Module):
         chunks = self.flat.split([s.stop - s.start for s in self.slices.values()], dim=1)
         self._views = dict(zip(self.slices, chunks, strict=True))
         try:
-            return super().__call__(*args, **kwargs)
+            if self.compute_dtype is None:
+                return super().__call__(*args, **kwargs)
+            with torch.autocast(self.flat.device.type, dtype=self.compute_dtype):
+                return super().__call__(*args, **kwargs).float()
         finally:
             self._views = None
 

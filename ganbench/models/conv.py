@@ -29,10 +29,11 @@ from ganbench.seeding import stream
 Init = dict[str, Tensor]
 
 
-def pack(x: Tensor) -> Tensor:
-    """[K, B, C, H, W] -> [B, K*C, H, W]."""
+def pack(x: Tensor, memory_format: torch.memory_format = torch.contiguous_format) -> Tensor:
+    """[K, B, C, H, W] -> [B, K*C, H, W], laid out in `memory_format` (channels_last on CUDA lets
+    cuDNN pick its NHWC tensor-core kernels; every later layer keeps the layout of its input)."""
     k, b, c = x.shape[:3]
-    return x.transpose(0, 1).reshape(b, k * c, *x.shape[3:])
+    return x.transpose(0, 1).reshape(b, k * c, *x.shape[3:]).contiguous(memory_format=memory_format)
 
 
 def unpack(x: Tensor, k: int) -> Tensor:
@@ -65,6 +66,7 @@ class ConvEnsemble(EnsembleNet):
         self, shapes: dict[str, tuple[int, ...]], seeds: list[int], role: str, spectral_norm: bool
     ) -> None:
         super().__init__(len(seeds), shapes)
+        self.memory_format = torch.contiguous_format  # of packed activations; see pack()
         self.normalised = [n for n in shapes if n.startswith("w")] if spectral_norm else []
         members = []
         for k, seed in enumerate(seeds):
@@ -86,16 +88,18 @@ class ConvEnsemble(EnsembleNet):
         return w / self.sigma(name).view(-1, *[1] * (w.dim() - 1))
 
     def sigma(self, name: str) -> Tensor:
-        """Top singular value of each member's weight (as an out x rest matrix): [K]."""
+        """Top singular value of each member's weight (as an out x rest matrix): [K], in float32
+        even under bf16 autocast, since the weight is divided by it."""
         w = self.param(name)
         mat = w.reshape(self.k, w.shape[1], -1)
         u = getattr(self, f"u_{name}")
-        with torch.no_grad():
-            v = F.normalize(torch.bmm(u.unsqueeze(1), mat).squeeze(1), dim=1)
-            if self.training:
-                u.copy_(F.normalize(torch.bmm(mat, v.unsqueeze(2)).squeeze(2), dim=1))
+        with torch.autocast(w.device.type, enabled=False):
+            with torch.no_grad():
                 v = F.normalize(torch.bmm(u.unsqueeze(1), mat).squeeze(1), dim=1)
-        sigma = torch.einsum("ko,koi,ki->k", u, mat, v)
+                if self.training:
+                    u.copy_(F.normalize(torch.bmm(mat, v.unsqueeze(2)).squeeze(2), dim=1))
+                    v = F.normalize(torch.bmm(u.unsqueeze(1), mat).squeeze(1), dim=1)
+            sigma = torch.einsum("ko,koi,ki->k", u, mat, v)
         return sigma.clamp_min(1e-12)  # a zeroed (frozen, diverged) member stays finite
 
     # -- layers on packed activations

@@ -55,7 +55,7 @@ class DCGANGenerator(ConvEnsemble):
     def forward(self, z: Tensor) -> Tensor:
         k, b = z.shape[:2]
         h = self.linear(z, "fc").view(k, b, self.channels[0], self.base, self.base)
-        h = pack(h)
+        h = pack(h, self.memory_format)
         for i in range(self.m):
             if self.batch_norm_on:
                 h = self.batch_norm(h, str(i))
@@ -78,10 +78,10 @@ class DCGANDiscriminator(ConvEnsemble):
 
     def forward(self, x: Tensor) -> Tensor:
         k, b = x.shape[:2]
-        h = pack(x)
+        h = pack(x, self.memory_format)
         for i in range(self.m):
             h = F.leaky_relu(self.conv(h, str(i), stride=2, padding=1), 0.2)  # halves the side
-        h = h.view(b, k, -1).transpose(0, 1)  # [K, B, C*base*base]
+        h = h.reshape(b, k, -1).transpose(0, 1)  # [K, B, C*base*base] (a copy if channels_last)
         return self.linear(h, "fc").squeeze(-1)
 
 

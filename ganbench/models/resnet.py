@@ -72,7 +72,7 @@ class ResNetGenerator(ConvEnsemble):
 
     def forward(self, z: Tensor) -> Tensor:
         k, b = z.shape[:2]
-        h = pack(self.linear(z, "fc").view(k, b, self.width, self.base, self.base))
+        h = pack(self.linear(z, "fc").view(k, b, self.width, self.base, self.base), self.memory_format)
         for i in range(self.m):
             up = F.interpolate(self._norm_relu(h, f"{i}a"), scale_factor=2, mode="nearest")
             r = self.conv(self._norm_relu(self.conv(up, f"{i}a", padding=1), f"{i}b"), f"{i}b", padding=1)
@@ -109,7 +109,7 @@ class ResNetDiscriminator(ConvEnsemble):
 
     def forward(self, x: Tensor) -> Tensor:
         k, b = x.shape[:2]
-        h = pack(x)
+        h = pack(x, self.memory_format)
         # Optimised first block: no ReLU before the first conv (the input is an image).
         r = F.avg_pool2d(self.conv(F.relu(self.conv(h, "0a", padding=1)), "0b", padding=1), 2)
         h = r + self.conv(F.avg_pool2d(h, 2), "0s")

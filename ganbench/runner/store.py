@@ -18,7 +18,7 @@ from ganbench.train import RunResult
 
 DONE = ("finished", "diverged")  # results; "failed" runs are tried again
 FIRST = ["run_id", "suite", "dataset", "variant", "seed", "status", "steps_done"]
-LAST = ["wall_s", "device", "mlflow_run_id", "error"]
+LAST = ["wall_s", "device", "precision", "mlflow_run_id", "error"]
 
 
 def record(result: RunResult, mlflow_run_id: str) -> dict[str, Any]:
@@ -35,6 +35,7 @@ def record(result: RunResult, mlflow_run_id: str) -> dict[str, Any]:
         "info": result.info,
         "wall_s": round(result.wall_s, 3),
         "device": result.device,
+        "precision": result.precision,
         "mlflow_run_id": mlflow_run_id,
         "error": (result.error or "").splitlines()[0] if result.error else "",
         "history": result.history,
