@@ -23,7 +23,6 @@ from ganbench.data import Dataset, build_dataset
 from ganbench.losses import critic_estimate, gradient_penalty
 from ganbench.metrics import EvalContext, evaluate, metric_identity
 from ganbench.models.base import EnsembleNet
-from ganbench.models.conv import ConvEnsemble
 from ganbench.optim import BatchedOptimizer
 from ganbench.registry import ARCHS, LOSSES
 from ganbench.seeding import stream
@@ -230,7 +229,7 @@ def configure_execution(nets: tuple[EnsembleNet, ...], device: str, requested: s
     "auto" means bf16 autocast and channels_last for convolutional nets on a CUDA device that
     supports bf16 (tensor cores make both pay), float32 everywhere else: on CPU and for the
     MLP tier bf16 only costs accuracy. "bf16" or "fp32" force it, on any device."""
-    conv = all(isinstance(net, ConvEnsemble) for net in nets)
+    conv = all(net.convolutional for net in nets)
     cuda = device.startswith("cuda")
     if requested == "auto":
         requested = "bf16" if cuda and conv and torch.cuda.is_bf16_supported() else "fp32"

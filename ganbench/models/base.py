@@ -16,6 +16,8 @@ from torch import nn
 
 
 class EnsembleNet(nn.Module):
+    convolutional = False  # conv nets get bf16 and channels_last on CUDA (train.configure_execution)
+
     def __init__(self, k: int, shapes: dict[str, tuple[int, ...]]) -> None:
         super().__init__()
         self.k = k

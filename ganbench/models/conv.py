@@ -62,6 +62,8 @@ class ConvEnsemble(EnsembleNet):
     Weight names start with "w" and are [K, out, in, (kh, kw)] (conv_transpose: [K, in, out, kh, kw]);
     spectral norm, when on, applies to every weight."""
 
+    convolutional = True
+
     def __init__(
         self, shapes: dict[str, tuple[int, ...]], seeds: list[int], role: str, spectral_norm: bool
     ) -> None:
