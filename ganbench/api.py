@@ -5,8 +5,10 @@ The CLI only parses flags and calls these; tests and notebooks call them directl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +18,12 @@ import pandas as pd
 from ganbench import claims as claims_lib
 from ganbench import leaderboard as board
 from ganbench.data import build_dataset
-from ganbench.errors import BadInput
+from ganbench.errors import BadInput, Interrupted
 from ganbench.metrics import EvalContext, metric_identity
 from ganbench.plots import sample_figure
-from ganbench.runner import parse_devices, plan_units, store
+from ganbench.references import evaluate_reference, reference_specs
+from ganbench.runner import interrupts, lock, parse_devices, plan_units, store
+from ganbench.runner.files import write_if_changed
 from ganbench.suite import Suite
 from ganbench.tracking import Tracker, artifact_dir, default_uri
 from ganbench.train import RunResult
@@ -39,6 +43,7 @@ class RunOptions:
     data_root: str | None = None
     inception_weights: str | None = None
     precision: str = "auto"
+    wait: bool = False  # another run holds the output dir: wait for it instead of raising Locked
 
 
 @dataclass
@@ -70,14 +75,41 @@ def eval_context(suite: Suite, options: RunOptions, out_dir: Path) -> EvalContex
 
 
 def run_suite(suite: Suite, options: RunOptions) -> Outcome:
-    """Train every run of the suite that has no finished record in the output dir, then tabulate."""
-    started = time.perf_counter()
+    """Train every run of the suite that has no finished record in the output dir, then tabulate.
+
+    One invocation at a time holds the output dir (runner/lock.py: ``Locked`` names the holder,
+    or ``options.wait`` waits). SIGINT/SIGTERM stop the workers and raise ``Interrupted`` carrying
+    how many of the suite's runs are done and how many are left; the same call resumes."""
     out_dir = output_dir(suite, options.out)
-    todo = store.pending(suite.specs, store.load(out_dir), options.rerun)
-    if todo:
+    with interrupts.handled():
+        try:
+            with lock.hold(out_dir, options.wait, _warn):
+                return _run_locked(suite, options, out_dir)
+        except Interrupted as err:
+            done = store.load(out_dir)
+            err.finished = sum(done.get(s.run_id, {}).get("status") in store.DONE for s in suite.specs)
+            err.pending = len(suite.specs) - err.finished
+            raise
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _run_locked(suite: Suite, options: RunOptions, out_dir: Path) -> Outcome:
+    started = time.perf_counter()
+    records, problems = store.load_checked(out_dir)
+    for problem in problems:  # corrupt records: moved aside, their runs trained again
+        _warn(problem)
+    todo = store.pending(suite.specs, records, options.rerun)
+    references = [s for s in reference_specs(suite) if s.run_id not in records]
+    if todo or references:
         context = eval_context(suite, options, out_dir)
-        _preflight(todo, context)
+        _preflight(todo + references, context)
         out_dir.mkdir(parents=True, exist_ok=True)
+        for spec in references:  # one evaluation each, no training: done here, before the runs
+            store.save(out_dir, store.record(evaluate_reference(spec, context), ""))
+    if todo:
         _train(suite, todo, options, context, out_dir)
     outcome = tabulate(suite, out_dir, write=out_dir.exists())
     outcome.trained = len(todo)
@@ -101,18 +133,29 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
 
     devices = parse_devices(options.devices)
     uri = options.tracking_uri or default_uri(out_dir)
-    tracker = Tracker(uri, experiment=suite.name, artifact_root=out_dir / "mlartifacts")
-    tracker.start_parent(suite.name, {"suite_file": str(suite.path), "runs": str(len(todo))})
-    units = plan_units(todo, devices[0])
+    tracker = Tracker(uri, experiment=suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
+    slots = (os.cpu_count() or 1) if devices == ["cpu"] else len(devices) * max(1, options.runs_per_device)
+    if devices == ["cpu"] and options.runs_per_device > 0:
+        slots = min(slots, options.runs_per_device)
+    units = plan_units(todo, devices[0], min_units=slots)
 
     def record(results: list[RunResult]) -> None:
         for result in results:
             artifacts = _artifacts(result)
-            mlflow_id = tracker.log_run(result, artifacts)
-            store.save(out_dir, store.record(result, mlflow_id))
+            # The record is the commit point: the MLflow child is FINISHED only once it is saved,
+            # and a signal waits until all three steps are done.
+            with interrupts.deferred():
+                mlflow_id = tracker.log_run(result, artifacts, terminate=False)
+                store.save(out_dir, store.record(result, mlflow_id))
+                tracker.finish_run(mlflow_id, result.status)
+                tracker.supersede(result.spec.run_id, mlflow_id)
 
     status = "FAILED"
     try:
+        # Runs a killed invocation left RUNNING become KILLED (or FINISHED, if their record was
+        # saved); duplicate FINISHED children of one run id are dropped.
+        tracker.reconcile(store.load(out_dir))
+        tracker.start_parent(suite.name, {"suite_file": str(suite.path), "runs": str(len(todo))})
         with progress_bar(sum(u.run_steps for u in units), options.quiet) as advance:
             if options.backend == "ray":
                 from ganbench.runner.ray_backend import execute_ray
@@ -134,8 +177,15 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
                     units, devices, options.runs_per_device, context, record, advance, options.retries
                 )
         status = "FINISHED"
+    except Interrupted:
+        status = "KILLED"
+        raise
     finally:
-        tracker.end_parent(status)
+        if status == "FINISHED":
+            tracker.end_parent(status)
+        else:  # best effort: what it cannot fix, the next invocation's reconcile does
+            with contextlib.suppress(Exception):
+                tracker.reconcile(store.load(out_dir), parent_status=status)
 
 
 def _artifacts(result: RunResult) -> list[Path]:
@@ -162,10 +212,12 @@ def _artifacts(result: RunResult) -> list[Path]:
 
 def tabulate(suite: Suite, out_dir: Path, write: bool = True) -> Outcome:
     """runs.csv -> leaderboard.csv / leaderboard.md / claims.csv for the suite's runs in out_dir."""
-    runs = store.runs_table(suite.specs, store.load(out_dir))
+    runs = store.runs_table(reference_specs(suite) + suite.specs, store.load(out_dir))
     leaderboard = board.aggregate(runs) if not runs.empty else pd.DataFrame()
     claims = (
-        claims_lib.evaluate_claims(runs, list(suite.file.claims))
+        claims_lib.evaluate_claims(
+            runs, list(suite.file.claims), p_adjust=suite.file.p_adjust, success=suite.file.success
+        )
         if suite.file.claims and not runs.empty
         else pd.DataFrame()
     )
@@ -173,6 +225,9 @@ def tabulate(suite: Suite, out_dir: Path, write: bool = True) -> Outcome:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_if_changed(out_dir / "runs.csv", runs.to_csv(index=False))
         _write_if_changed(out_dir / "leaderboard.csv", leaderboard.to_csv(index=False))
+        per_config = board.aggregate_configs(runs) if not runs.empty else pd.DataFrame()
+        if not per_config.empty:
+            _write_if_changed(out_dir / "leaderboard_configs.csv", per_config.to_csv(index=False))
         _write_if_changed(
             out_dir / "leaderboard.md", board.to_markdown(leaderboard, claims if not claims.empty else None)
         )
@@ -183,9 +238,9 @@ def tabulate(suite: Suite, out_dir: Path, write: bool = True) -> Outcome:
 
 def _write_if_changed(path: Path, text: str) -> None:
     """Tables follow the records and the suite (an edited claim re-tabulates without training),
-    and a file whose content would not change is not touched at all."""
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    and a file whose content would not change is not touched at all. Writes are atomic, and an
+    unreadable (corrupt) old table is simply replaced."""
+    write_if_changed(path, text)
 
 
 def check_suite(

@@ -1,6 +1,13 @@
 """ganbench command line: parse flags, call ganbench.api, print. Nothing else lives here.
 
-Exit codes: 0 success; 1 a claim or regression check failed; 2 bad input (one line, no traceback).
+Exit codes (each failure is one line on stderr, never a traceback):
+  0    success: every run finished or diverged (a divergence is a result)
+  1    a claim or regression check failed (`check`)
+  2    bad input: unreadable or invalid suite, unknown name, bad flag
+  3    the output dir or tracking store is unusable: read-only, full, or a corrupt mlflow.db
+  4    some runs failed (the summary names each with its first error line); `run` again retries them
+  75   another `ganbench run` holds the output dir (sysexits' EX_TEMPFAIL); `--wait` waits instead
+  130  interrupted by SIGINT, 143 by SIGTERM: runs in flight stopped and marked KILLED, resumable
 """
 
 from __future__ import annotations
@@ -9,7 +16,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganbench.errors import BadInput
+from ganbench.errors import BadInput, Locked, OutputError
+
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_OUTPUT = 3
+EXIT_RUNS_FAILED = 4
+EXIT_LOCKED = 75
 
 
 class Parser(argparse.ArgumentParser):
@@ -63,6 +76,9 @@ def build_parser() -> Parser:
         command.add_argument(
             "--inception-weights", help="local Inception weights file (or GANBENCH_INCEPTION_WEIGHTS)"
         )
+        command.add_argument(
+            "--wait", action="store_true", help="if another run holds the output dir, wait for it (default: exit 75)"
+        )
         return command
 
     suite_command("run", "train and evaluate every run of a suite")
@@ -97,15 +113,29 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ganbench.runner import interrupts
+
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with interrupts.handled():  # SIGINT/SIGTERM -> Interrupted, for the whole command
+            return COMMANDS[args.command](args)
     except BadInput as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished runs are recorded; run the same command to resume", file=sys.stderr)
-        return 130
+        return _fail(err, EXIT_BAD_INPUT)
+    except OutputError as err:
+        return _fail(err, EXIT_OUTPUT)
+    except Locked as err:
+        return _fail(err, EXIT_LOCKED)
+    except KeyboardInterrupt as err:  # Interrupted (SIGINT/SIGTERM) or a bare Ctrl-C
+        finished, pending = getattr(err, "finished", None), getattr(err, "pending", None)
+        counts = f": {finished} runs finished, {pending} pending" if finished is not None else ""
+        print(f"interrupted{counts}; run the same command to resume", file=sys.stderr, flush=True)
+        return getattr(err, "exit_code", 130)
+
+
+def _fail(err: Exception, code: int) -> int:
+    """The error as exactly one line: whatever a message holds, newlines never reach stderr."""
+    print(f"error: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
+    return code
 
 
 def _load(args: argparse.Namespace):
@@ -130,25 +160,28 @@ def _options(args: argparse.Namespace):
         data_root=args.data_root,
         inception_weights=args.inception_weights,
         precision=args.precision,
+        wait=args.wait,
     )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench import api
-    from ganbench.summary import print_outcome
+    from ganbench.summary import print_failures, print_outcome
 
     outcome = api.run_suite(_load(args), _options(args))
     print_outcome(outcome)
-    return 0
+    return EXIT_RUNS_FAILED if print_failures(outcome) else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ganbench import api
-    from ganbench.summary import print_check, print_outcome
+    from ganbench.summary import print_check, print_failures, print_outcome
 
     outcome, failed_claims, regressions = api.check_suite(_load(args), _options(args), args.baseline)
     print_outcome(outcome)
-    return print_check(failed_claims, regressions)
+    failed_runs = print_failures(outcome)
+    gate = print_check(failed_claims, regressions)
+    return EXIT_RUNS_FAILED if failed_runs else gate
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -176,7 +209,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     suite = _load(args)
     print(
-        f"{args.suite}: ok: {len(suite.variants)} variants x {len(suite.datasets)} datasets x "
+        f"{args.suite}: ok: {len(suite.variants)} variants ({sum(map(len, suite.configs.values()))} "
+        f"configurations) x {len(suite.datasets)} datasets x "
         f"{len(suite.seeds)} seeds = {len(suite.specs)} runs, {len(suite.file.claims)} claims"
     )
     return 0

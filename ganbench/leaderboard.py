@@ -13,23 +13,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ganbench.metrics import metric_info
 from ganbench.suite import ToleranceConfig
 
-# Numeric columns of runs.csv that describe a run rather than measure it.
-BOOKKEEPING = {
-    "run_id",
-    "suite",
-    "dataset",
-    "variant",
-    "seed",
-    "status",
-    "steps_done",
-    "wall_s",
-    "device",
-    "mlflow_run_id",
-}
 KEYS = ["variant", "dataset", "metric"]
-COLUMNS = [*KEYS, "n", "mean", "std", "ci95_low", "ci95_high", "median", "diverged"]
+# healthy: runs of the cell classified healthy (ganbench.health); configs: sweep configurations
+# pooled in the cell; vs_noise: whether the cell's mean beats the noise reference's
+# ("better" / "not better"; empty for the references and metrics noise is not scored on).
+COLUMNS = [
+    *KEYS,
+    "n",
+    "mean",
+    "std",
+    "ci95_low",
+    "ci95_high",
+    "median",
+    "diverged",
+    "healthy",
+    "configs",
+    "vs_noise",
+]
+REFERENCE_ROWS = ("noise", "data")
 
 # Without a suite tolerance: 3 standard errors of the baseline mean, and an absolute floor so that
 # zero-variance metrics (e.g. every seed covers 8 modes) do not fail on float noise.
@@ -37,8 +41,17 @@ DEFAULT_TOLERANCE = ToleranceConfig(k_se=3.0, absolute=1e-6)
 
 
 def metric_columns(runs: pd.DataFrame) -> list[str]:
-    """Numeric columns that measure something (``diverged`` included), in file order."""
-    return [c for c in runs.columns if c not in BOOKKEEPING and pd.api.types.is_numeric_dtype(runs[c])]
+    """Columns the metric registry knows (``diverged`` included), in file order: a numeric
+    column such as a swept ``optimizer.lr`` or an info column such as ``n_fake`` is not a metric."""
+    return [c for c in runs.columns if is_metric(c)]
+
+
+def is_metric(name: str) -> bool:
+    try:
+        metric_info(name)
+    except KeyError:
+        return False
+    return True
 
 
 def diverged_flags(runs: pd.DataFrame) -> pd.Series:
@@ -54,11 +67,54 @@ def diverged_flags(runs: pd.DataFrame) -> pd.Series:
 
 def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per variant x dataset x metric: n, mean, std, t-based ci95, median, diverged."""
-    done = runs[runs["status"] != "failed"].assign(diverged=lambda f: diverged_flags(f).astype(float))
-    counts = done.groupby(["variant", "dataset"], sort=False)["diverged"].sum().astype(int).rename("diverged")
+    done = runs[~runs["status"].isin(["failed", "killed"])].assign(
+        diverged=lambda f: diverged_flags(f).astype(float),
+        healthy=lambda f: f["health"].isin(["healthy", "reference"]) if "health" in f else True,
+        config=lambda f: f["config"].fillna("").astype(str) if "config" in f else "",
+    )
+    cells = done.groupby(["variant", "dataset"], sort=False)
+    counts = pd.concat(
+        [
+            cells["diverged"].sum().astype(int).rename("diverged"),
+            cells["healthy"].sum().astype(int).rename("healthy"),
+            cells["config"].nunique().rename("configs"),
+        ],
+        axis=1,
+    )
     table = pd.concat([_metric_rows(done), _divergence_rows(done)], ignore_index=True)
     table = table.join(counts, on=["variant", "dataset"])
+    table["vs_noise"] = _versus_noise(table)
     return table[COLUMNS].sort_values(["dataset", "metric", "variant"], kind="stable").reset_index(drop=True)
+
+
+def aggregate_configs(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant x config x dataset x metric, for swept variants (leaderboard_configs.csv)."""
+    swept = runs[runs["config"].fillna("").astype(str).ne("")] if "config" in runs else runs.iloc[:0]
+    if swept.empty:
+        return pd.DataFrame(columns=["config", *COLUMNS])
+    parts = [aggregate(group).assign(config=config) for config, group in swept.groupby("config", sort=False)]
+    table = pd.concat(parts, ignore_index=True)
+    return table[["variant", "config", *COLUMNS[1:]]]
+
+
+def _versus_noise(table: pd.DataFrame) -> pd.Series:
+    noise = table[table["variant"] == "noise"].set_index(["dataset", "metric"])["mean"]
+    out = []
+    for variant, dataset, metric, mean in zip(
+        table["variant"], table["dataset"], table["metric"], table["mean"], strict=True
+    ):
+        reference = noise.get((dataset, metric), np.nan)
+        if variant in REFERENCE_ROWS or not (np.isfinite(reference) and np.isfinite(mean)):
+            out.append("")
+            continue
+        better = mean > reference if metric_info(metric).higher_is_better else mean < reference
+        out.append("better" if better else "not better")
+    return pd.Series(out, index=table.index, dtype=object)
+
+
+def not_better_than_noise(table: pd.DataFrame, metrics: tuple[str, ...] = ("w1", "fid")) -> pd.DataFrame:
+    """Cells of the quality metrics (exact W1, FID) where a variant does not beat uniform noise."""
+    return table[table["metric"].isin(metrics) & table["vs_noise"].eq("not better")]
 
 
 def _metric_rows(done: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +133,7 @@ def _metric_rows(done: pd.DataFrame) -> pd.DataFrame:
 
 
 def _divergence_rows(done: pd.DataFrame) -> pd.DataFrame:
+    done = done[~done["variant"].isin(REFERENCE_ROWS)]
     cells = done.groupby(["variant", "dataset"], sort=False)["diverged"].agg(
         n="count", k="sum", mean="mean", std="std", median="median"
     )
@@ -94,7 +151,14 @@ def _divergence_rows(done: pd.DataFrame) -> pd.DataFrame:
 
 def to_markdown(leaderboard: pd.DataFrame, claims: pd.DataFrame | None = None) -> str:
     """leaderboard.md: a `mean ± std` table per dataset (variants as rows), then the claims."""
-    parts = ["# Leaderboard", ""]
+    parts = [
+        "# Leaderboard",
+        "",
+        "mean ± std over seeds (and sweep configurations). `noise`: uniform over the data's bounding box; "
+        "`data`: fresh real samples. healthy: runs classified healthy / runs. "
+        "† the variant does not beat noise on this quality metric.",
+        "",
+    ]
     for dataset, cells in leaderboard.groupby("dataset", sort=False):
         parts += [f"## {dataset}", "", _dataset_table(cells).to_markdown(index=False), ""]
     if claims is not None and len(claims):
@@ -106,12 +170,28 @@ def _dataset_table(cells: pd.DataFrame) -> pd.DataFrame:
     # Per-run oscillation columns are diagnostics; the main table shows final values only.
     main = cells[~cells["metric"].str.endswith("_osc")]
     text = [
-        _cell_text(*row)
-        for row in zip(main["metric"], main["n"], main["mean"], main["std"], main["diverged"], strict=True)
+        _cell_text(*row) + (" †" if vs == "not better" and metric in ("w1", "fid") else "")
+        for *row, vs in zip(
+            main["metric"],
+            main["n"],
+            main["mean"],
+            main["std"],
+            main["diverged"],
+            main["vs_noise"],
+            strict=True,
+        )
+        for metric in [row[0]]
     ]
     wide = main.assign(text=text).pivot(index="variant", columns="metric", values="text")
     order = [m for m in pd.unique(main["metric"]) if m != "divergence_rate"] + ["divergence_rate"]
-    return wide.reindex(columns=[m for m in order if m in wide]).fillna("–").reset_index()
+    wide = wide.reindex(columns=[m for m in order if m in wide]).fillna("–")
+    per_variant = cells.groupby("variant").agg(healthy=("healthy", "first"), runs=("n", "max"))
+    wide.insert(
+        0, "healthy", [f"{per_variant.at[v, 'healthy']}/{per_variant.at[v, 'runs']}" for v in wide.index]
+    )
+    # References first, then variants: every row is read against "noise" and "data".
+    rows = [v for v in REFERENCE_ROWS if v in wide.index] + [v for v in wide.index if v not in REFERENCE_ROWS]
+    return wide.loc[rows].reset_index()
 
 
 def _cell_text(metric: str, n: int, mean: float, std: float, diverged: int) -> str:
@@ -123,18 +203,32 @@ def _cell_text(metric: str, n: int, mean: float, std: float, diverged: int) -> s
 
 
 def _claims_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims as leaderboard.md shows them; tolerates a claims.csv from before a column existed."""
+
     def verdict(row: pd.Series) -> str:  # bold where `check` fails
         return row["verdict"] if row["verdict"] == row["expected"] else f"**{row['verdict']}**"
 
+    def column(name: str, default: object = np.nan) -> pd.Series:
+        return claims[name] if name in claims else pd.Series(default, index=claims.index)
+
+    def number(values: pd.Series, fmt: str) -> pd.Series:
+        return pd.to_numeric(values, errors="coerce").map(lambda v: format(v, fmt) if np.isfinite(v) else "–")
+
+    protocol = column("protocol", "pooled").fillna("pooled")
+    test = column("test", "").fillna("").astype(str)
     return pd.DataFrame(
         {
             "claim": claims["text"].where(claims["text"].fillna("").ne(""), claims["id"]),
             "dataset": claims["dataset"],
             "verdict": claims.apply(verdict, axis=1),
             "expected": claims["expected"],
-            "p-value": claims["p_value"].map(lambda p: f"{p:.3g}" if np.isfinite(p) else "–"),
-            "effect size": claims["effect_size"].map(lambda e: f"{e:+.2f}" if np.isfinite(e) else "–"),
+            "test": test.where(protocol.eq("pooled"), test + ", " + protocol.astype(str)),
+            "p-value": number(claims["p_value"], ".3g"),
+            "p adjusted": number(column("p_adjusted"), ".3g"),
+            "effect size": number(claims["effect_size"], "+.2f"),
             "n (better/worse)": claims["n_better"].astype(str) + "/" + claims["n_worse"].astype(str),
+            "stability": number(column("stability"), ".0%"),
+            "note": column("note", "").fillna("").astype(str),
         }
     )
 

@@ -23,7 +23,11 @@ class GanLoss:
     d_loss: Callable[[Tensor, Tensor], Tensor]  # (d_real, d_fake) -> [K]
     g_loss: Callable[[Tensor], Tensor]  # d_fake -> [K]
     wasserstein: bool = False  # the critic's mean(real) - mean(fake) estimates W1
+    # What a variant gets when it does not say (TrainConfig resolves them into the spec): the
+    # settings of the loss's paper.
     default_gp_weight: float = 0.0
+    default_n_critic: int = 1
+    default_clip: float | None = None  # weight clipping of the critic
 
 
 def _mean(x: Tensor) -> Tensor:
@@ -62,9 +66,14 @@ _wgan = GanLoss(
     d_loss=lambda real, fake: _mean(fake) - _mean(real),
     g_loss=lambda fake: -_mean(fake),
     wasserstein=True,
+    default_n_critic=5,  # Arjovsky et al., Algorithm 1
+    default_clip=0.01,
 )
-LOSSES.add("wgan", _wgan)  # pair with `clip` (Arjovsky et al.)
-LOSSES.add("wgan-gp", GanLoss(_wgan.d_loss, _wgan.g_loss, wasserstein=True, default_gp_weight=10.0))
+LOSSES.add("wgan", _wgan)
+LOSSES.add(
+    "wgan-gp",  # Gulrajani et al., Algorithm 1: lambda 10, n_critic 5, no clipping
+    GanLoss(_wgan.d_loss, _wgan.g_loss, wasserstein=True, default_gp_weight=10.0, default_n_critic=5),
+)
 
 
 def critic_estimate(d_real: Tensor, d_fake: Tensor) -> Tensor:

@@ -46,7 +46,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         if ":" in name:
             return _import_path(name, self.kind)
-        raise UnknownName(f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}")
+        raise UnknownName(f"unknown {self.kind} {_short(name)}{did_you_mean(name, self._entries)}")
 
     def __contains__(self, name: str) -> bool:
         load_builtins()
@@ -62,17 +62,29 @@ class Registry(Generic[T]):
 
 
 def did_you_mean(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    # (a long name is no typo of a short one, and difflib is quadratic in it)
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1) if len(str(name)) < 200 else []
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{hint}; expected one of: {', '.join(sorted(map(str, choices)))}"
+    names = sorted(str(c) if len(str(c)) <= 80 else str(c)[:77] + "..." for c in choices)
+    listed = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+    return f"{hint}; expected one of: {listed}"
 
 
 def _import_path(path: str, kind: str) -> Any:
     module_name, _, attr = path.partition(":")
     try:
         return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise UnknownName(f"cannot import {kind} {path!r}: {err}") from None
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - a plugin that fails on import is bad input
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        if not isinstance(err, (ImportError, AttributeError)):
+            reason = f"{type(err).__name__}: {reason}"
+        raise UnknownName(f"cannot import {kind} {_short(path)}: {reason}") from None
+
+
+def _short(value: Any) -> str:
+    """A user's name in a message: one line, at most 80 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 LOSSES: Registry[Any] = Registry("loss")

@@ -156,6 +156,8 @@ def _curves_figure(rows: pd.DataFrame, histories: dict[str, dict]) -> Figure | N
 def _mean_band(axes, curves: list[list], label: str, color: str) -> None:
     """Mean ± std over the runs that have a finite value at each step (diverged runs drop out)."""
     points = [(step, value) for curve in curves for step, value in curve]
+    if not points:  # reference rows have no curves
+        return
     frame = pd.DataFrame(points, columns=["step", "value"]).apply(pd.to_numeric, errors="coerce")
     frame = frame[np.isfinite(frame["value"])]
     if frame.empty:

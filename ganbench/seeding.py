@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-_STREAMS = ("G", "D", "noise", "data", "penalty", "eval")
+# Appended only, so existing streams keep their indices. "eval" is the generator's evaluation
+# noise and "eval_real" the real points evaluation compares against (w1): independent of each other.
+_STREAMS = ("G", "D", "noise", "data", "penalty", "eval", "reference", "eval_real")
 
 
 def stream(seed: int, name: str) -> torch.Generator:

@@ -17,11 +17,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from ganbench import safe_yaml
 from ganbench.errors import BadInput
 from ganbench.registry import ARCHS, DATASETS, LOSSES, OPTIMIZERS, UnknownName, did_you_mean, load_builtins
+from ganbench.sweep import SweepConfig, expand, nested
+from ganbench.sweep import label as config_label
+
+MAX_RUNS = 100_000  # datasets x configurations x seeds; checked before anything is expanded
+REFERENCES = ("noise", "data")  # reserved variant names of the reference rows (see references.py)
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -65,6 +79,11 @@ class ModelConfig(Strict):
     batch_norm: bool = False  # in the generator
     width: PositiveInt = 64  # base channel count of conv archs
     spectral_norm: bool = False  # in the discriminator
+    # Weights of the built-in archs: `default` is each arch's own (mlp: torch's U(+-1/sqrt(fan_in))
+    # for weights and biases; dcgan: N(0, 0.02); resnet: Xavier uniform, gain sqrt(2) after ReLUs);
+    # the others as torch.nn.init draws them, with zero biases: N(0, 0.02) (DCGAN, the WGAN-GP toy
+    # script), Xavier uniform (gain 1), Kaiming normal (fan_in, ReLU gain).
+    init: Literal["default", "normal_0.02", "xavier", "kaiming"] = "default"
 
     @field_validator("arch")
     @classmethod
@@ -72,12 +91,24 @@ class ModelConfig(Strict):
         return registered(ARCHS, arch)
 
 
+class CriticWarmupConfig(Strict):
+    """The WGAN reference code's critic schedule: `n_critic` critic updates, instead of the
+    variant's, before each of the first `steps` generator updates and before every `every`-th one."""
+
+    steps: Annotated[int, Field(ge=0)] = 25
+    every: PositiveInt = 500
+    n_critic: PositiveInt = 100
+
+
 class TrainConfig(Strict):
     """One variant after ``defaults`` are merged in: everything that shapes a training run."""
 
     loss: str = "ns"
-    n_critic: PositiveInt = 1
-    clip: PositiveFloat | None = None  # weight clipping of the critic (WGAN)
+    n_critic: PositiveInt | None = None  # None: the loss's default (wgan, wgan-gp: 5; others: 1)
+    # Weight clipping of the critic. Not given: the loss's default (wgan: 0.01); `clip: null` turns it off.
+    clip: PositiveFloat | None = None
+    # The WGAN code's extra critic updates; `{}` gives its {steps: 25, every: 500, n_critic: 100}.
+    critic_warmup: CriticWarmupConfig | None = None
     gp_weight: Annotated[float, Field(ge=0)] | None = None  # None: the loss's own default
     optimizer: OptimizerConfig = OptimizerConfig()
     optimizer_g: OptimizerConfig | None = None  # None: `optimizer`
@@ -90,6 +121,7 @@ class TrainConfig(Strict):
     w1_points: PositiveInt = 1000  # points per side of the exact Wasserstein-1 distance
     ema: Unit | None = None  # decay of an EMA copy of G's weights used for evaluation
     image_metrics: list[Literal["inception", "classifier"]] = ["classifier"]  # image metric groups to compute
+    prdc_k: PositiveInt = 5  # k of the k-NN balls of precision/recall and density/coverage (Naeem et al.)
     model: ModelConfig = ModelConfig()
 
     @field_validator("loss")
@@ -105,13 +137,38 @@ class TrainConfig(Strict):
             updates["optimizer_g"] = self.optimizer
         if self.optimizer_d is None:
             updates["optimizer_d"] = self.optimizer
+        loss = LOSSES.get(self.loss)
         if self.gp_weight is None:
-            updates["gp_weight"] = float(getattr(LOSSES.get(self.loss), "default_gp_weight", 0.0))
+            updates["gp_weight"] = float(getattr(loss, "default_gp_weight", 0.0))
+        if self.n_critic is None:
+            updates["n_critic"] = int(getattr(loss, "default_n_critic", 1))
+        if self.clip is None and "clip" not in self.model_fields_set:
+            updates["clip"] = getattr(loss, "default_clip", None)
         if self.eval_every > self.steps:
             updates["eval_every"] = self.steps
         for key, value in updates.items():
             object.__setattr__(self, key, value)
+        if getattr(loss, "wasserstein", False) and not (
+            self.clip or self.gp_weight or self.model.spectral_norm
+        ):
+            raise ValueError(
+                f"loss {self.loss!r} needs a Lipschitz constraint on its critic: give clip (the WGAN "
+                "paper's 0.01), gp_weight > 0 or model.spectral_norm"
+            )
+        if self.critic_warmup is not None and self.critic_warmup.n_critic < self.n_critic:
+            raise ValueError(
+                f"critic_warmup.n_critic ({self.critic_warmup.n_critic}) is below n_critic ({self.n_critic})"
+            )
+        if "inception" in self.image_metrics and self.prdc_k >= self.eval_samples:
+            raise ValueError(f"prdc_k ({self.prdc_k}) must be below eval_samples ({self.eval_samples})")
         return self
+
+    def critic_iterations(self, step: int) -> int:
+        """Critic updates before generator update `step` (0-based), critic warm-up included."""
+        warmup = self.critic_warmup
+        if warmup is not None and (step < warmup.steps or step % warmup.every == 0):
+            return warmup.n_critic
+        return self.n_critic
 
 
 class ClaimConfig(Strict):
@@ -126,13 +183,30 @@ class ClaimConfig(Strict):
     threshold: float | None = None
     datasets: list[str] | None = None  # dataset labels; None: all
     expect: Literal["supported", "contradicted", "inconclusive"] = "supported"
-    test: Literal["mannwhitney", "welch", "bootstrap"] = "mannwhitney"
+    test: str = "permutation"  # a name in ganbench.claims.CLAIM_TESTS (permutation, welch, ...)
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    # How configs x seeds of swept variants decide it: all runs as one sample, the best config of
+    # each side (picked on `selection_seeds`) on fresh seeds, or the share of successful runs.
+    protocol: Literal["pooled", "tuned", "success_rate"] = "pooled"
+    selection_seeds: PositiveInt | None = None  # tuned: the first N sorted seeds pick; None: half, at least 1
+
+    @field_validator("test")
+    @classmethod
+    def _known_test(cls, test: str) -> str:
+        from ganbench.claims import CLAIM_TESTS  # late: claims imports this module
+
+        return registered(CLAIM_TESTS, test)
 
     @model_validator(mode="after")
     def _one_reference(self) -> ClaimConfig:
         if (self.worse is None) == (self.threshold is None):
             raise ValueError("give exactly one of `worse` (a variant) and `threshold` (a value)")
+        if self.selection_seeds is not None and self.protocol != "tuned":
+            raise ValueError("`selection_seeds` only applies to `protocol: tuned`")
+        if self.protocol == "success_rate" and self.threshold is not None and not 0 < self.threshold < 1:
+            raise ValueError(
+                f"a success_rate claim's `threshold` is a proportion in (0, 1), got {self.threshold}"
+            )
         return self
 
 
@@ -173,10 +247,40 @@ class SuiteFile(Strict):
     seeds: PositiveInt | list[Annotated[int, Field(ge=0)]] = 5
     variants: dict[str, dict[str, Any]]
     claims: list[ClaimConfig] = []
+    p_adjust: Literal["holm", "bh", "none"] = "holm"  # multiple comparisons over claims x datasets
+    # What a successful run is (success_rate claims): every condition holds, e.g. {w1: {below: 0.3}}.
+    success: dict[str, dict[Literal["below", "above"], float]] | None = Field(
+        default=None, validate_default=True
+    )
     tolerance: ToleranceConfig | None = None
     tune: TuneConfig | None = None
     data_root: str | None = None  # image datasets; CLI --data-root and GANBENCH_DATA_ROOT win
     inception_weights: str | None = None  # offline Inception weights file for FID/IS/KID
+
+    @field_validator("success")
+    @classmethod
+    def _success_criterion(
+        cls, success: dict[str, dict[str, float]] | None, info: ValidationInfo
+    ) -> dict[str, dict[str, float]] | None:
+        """Reported at `success`: missing while a claim needs it, an empty condition, a bad metric."""
+        if success is None:
+            for i, claim in enumerate(info.data.get("claims") or []):
+                if claim.protocol == "success_rate":
+                    raise ValueError(
+                        f"claims[{i}] ({claim.id}) has protocol success_rate, which needs a `success:` "
+                        "criterion such as {w1: {below: 0.3}}"
+                    )
+            return None
+        from ganbench.metrics import metric_info  # late: metrics register on import
+
+        for metric, bounds in success.items():
+            if not bounds:
+                raise ValueError(f"{metric}: give `below:` and/or `above:`")
+            try:
+                metric_info(metric)
+            except UnknownName as err:
+                raise ValueError(str(err)) from None
+        return success
 
 
 @dataclass(frozen=True)
@@ -189,6 +293,8 @@ class RunSpec:
     data: dict[str, Any]  # resolved dataset parameters, `name` included
     seed: int
     train: TrainConfig
+    config: str = ""  # label of the sweep configuration ("" when the variant is not swept)
+    swept: dict[str, Any] = field(default_factory=dict)  # key path -> value of this configuration
 
     def resolved(self) -> dict[str, Any]:
         """The spec as plain data; the run id hashes this (the suite name is only a label)."""
@@ -207,10 +313,20 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
+class Config:
+    """One configuration of a variant: the whole variant when it is not swept."""
+
+    label: str
+    values: dict[str, Any]  # swept key path -> value
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
 class Suite:
     path: Path
     file: SuiteFile
-    variants: dict[str, TrainConfig]
+    variants: dict[str, TrainConfig]  # each variant without its sweep
+    configs: dict[str, list[Config]]  # each variant's configurations (one when not swept)
     datasets: dict[str, dict[str, Any]]  # label -> resolved params
     seeds: list[int]
     specs: list[RunSpec] = field(repr=False)
@@ -229,35 +345,109 @@ def load_suite(path: str | Path, *, steps: int | None = None, seeds: int | None 
     path = Path(path)
     raw = _read_yaml(path)
     file = _validate(SuiteFile, raw, path, ())
+    _check_seeds(file, path)
+    for name in file.variants:
+        if name in REFERENCES:
+            raise BadInput(f"{path}: variants.{name}: {name!r} is reserved for the reference rows")
+    sweeps = {name: _sweep(file, name, path) for name in file.variants}
+    datasets = _resolve_datasets(file.datasets, path)
+    n_seeds = seeds if seeds is not None else (file.seeds if isinstance(file.seeds, int) else len(file.seeds))
+    n_configs = sum(sweep.size if sweep else 1 for sweep in sweeps.values())
+    if len(datasets) * n_configs * n_seeds > MAX_RUNS:
+        raise BadInput(
+            f"{path}: {len(datasets)} datasets x {n_configs} configurations x {n_seeds} seeds is more "
+            f"than the maximum of {MAX_RUNS:,} runs"
+        )
     variants = {
         name: _resolve_variant(file.defaults, body, name, path, steps) for name, body in file.variants.items()
     }
-    datasets = _resolve_datasets(file.datasets, path)
+    configs = {
+        name: _configs(file, name, sweeps[name], variants[name], path, steps) for name in file.variants
+    }
     seed_list = list(range(file.seeds)) if isinstance(file.seeds, int) else list(file.seeds)
     if seeds is not None:
         seed_list = list(range(seeds))
     _check_references(file, variants, datasets, path)
     specs = [
-        RunSpec(file.name, variant, label, params, seed, train)
+        RunSpec(file.name, variant, label, params, seed, config.train, config.label, config.values)
         for label, params in datasets.items()
-        for variant, train in variants.items()
+        for variant, variant_configs in configs.items()
+        for config in variant_configs
         for seed in seed_list
     ]
-    return Suite(path, file, variants, datasets, seed_list, specs)
+    return Suite(path, file, variants, configs, datasets, seed_list, specs)
+
+
+def variant_body(file: SuiteFile, name: str) -> dict[str, Any]:
+    """A variant's keys with the defaults merged in and its sweep left out."""
+    merged = deep_merge(file.defaults, file.variants[name])
+    merged.pop("sweep", None)
+    return merged
+
+
+def _sweep(file: SuiteFile, name: str, path: Path) -> SweepConfig | None:
+    """The variant's sweep (its own keys deep-merged over a sweep in `defaults`), validated."""
+    body, default = file.variants[name].get("sweep"), file.defaults.get("sweep")
+    if body is None and default is None:
+        return None
+    both_maps = isinstance(body, (dict, type(None))) and isinstance(default, (dict, type(None)))
+    raw = deep_merge(default or {}, body or {}) if both_maps else (body if body is not None else default)
+    prefix = ("variants", name, "sweep") if body is not None else ("defaults", "sweep")
+    return _validate(SweepConfig, raw, path, prefix)
+
+
+def _configs(
+    file: SuiteFile, name: str, sweep: SweepConfig | None, base: TrainConfig, path: Path, steps: int | None
+) -> list[Config]:
+    if sweep is None:
+        return [Config("", {}, base)]
+    where = f"variants.{name}.sweep" if "sweep" in file.variants[name] else "defaults.sweep"
+    body = variant_body(file, name)
+    configs = []
+    for values in expand(sweep):
+        merged = deep_merge(body, nested(values))
+        if steps is not None:
+            merged["steps"] = steps
+        try:
+            train = TrainConfig.model_validate(merged)
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            axis = next((a for a in values if loc == a or loc.startswith(a + ".") or a.startswith(loc)), None)
+            kind = "grid" if axis in sweep.grid else "random"
+            if axis is None:  # the sweep made a key invalid that it does not set itself
+                raise BadInput(_format_error(err, path, ("variants", name), TrainConfig)) from None
+            if first["type"] == "extra_forbidden":
+                raise BadInput(f"{path}: {where}.{kind}.{axis}: not a key path of a variant") from None
+            message = first["msg"].removeprefix("Value error, ")
+            raise BadInput(
+                f"{path}: {where}.{kind}.{axis}: {message}, got {_short(values[axis])} "
+                f"(configuration {config_label(values)})"
+            ) from None
+        configs.append(Config(config_label(values), values, train))
+    return configs
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_seeds(file: SuiteFile, path: Path) -> None:
+    if isinstance(file.seeds, list):
+        if not file.seeds:
+            raise BadInput(f"{path}: seeds: expected a count or a non-empty list of seeds")
+        seen: set[int] = set()
+        for i, seed in enumerate(file.seeds):
+            if seed in seen:
+                raise BadInput(f"{path}: seeds[{i}]: seed {seed} is listed twice")
+            seen.add(seed)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise BadInput(f"{path}: cannot read suite file: {err.strerror or err}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise BadInput(f"{path}{where}: YAML syntax error: {problem}") from None
+    # Bounded reading and parsing of untrusted files: size, regular files only, UTF-8, duplicate
+    # keys, nesting depth and alias expansion (see ganbench.safe_yaml).
+    raw = safe_yaml.load(safe_yaml.read_text(path), path)
     if not isinstance(raw, dict):
         raise BadInput(f"{path}: expected a mapping of suite keys at the top level, got {type(raw).__name__}")
     return raw
@@ -267,6 +457,7 @@ def _resolve_variant(
     defaults: dict[str, Any], body: dict[str, Any], name: str, path: Path, steps: int | None
 ) -> TrainConfig:
     merged = deep_merge(defaults, body)
+    merged.pop("sweep", None)
     if steps is not None:
         merged["steps"] = steps
     try:
@@ -307,9 +498,11 @@ def resolve_dataset(entry: str | dict[str, Any], where: str) -> tuple[str, dict[
         entry = {"name": entry}
     entry = dict(entry)
     label = entry.pop("label", None)
+    if label is not None and not isinstance(label, str):
+        raise BadInput(f"{where}.label: expected a string, got {safe_yaml.short(label)}")
     name = entry.get("name")
     if not isinstance(name, str):
-        raise BadInput(f"{where}.name: expected a dataset name, got {name!r}")
+        raise BadInput(f"{where}.name: expected a dataset name, got {safe_yaml.short(name)}")
     try:
         factory = DATASETS.get(name)
     except UnknownName as err:
@@ -327,17 +520,17 @@ def resolve_dataset(entry: str | dict[str, Any], where: str) -> tuple[str, dict[
 def _bind_params(factory: Any, params: dict[str, Any], where: str) -> dict[str, Any]:
     signature = inspect.signature(factory)
     accepted = [p for p in signature.parameters if p != "data_root"]
-    hints = typing.get_type_hints(factory)
+    try:
+        hints = typing.get_type_hints(factory, include_extras=True)
+    except Exception:  # noqa: BLE001 - a plugin's unresolvable annotations: check nothing
+        hints = {}
     bound = {"name": params["name"]}
     for key, value in params.items():
         if key == "name":
             continue
         if key not in accepted:
             raise BadInput(f"{where}.{key}: unknown dataset parameter{did_you_mean(key, accepted)}")
-        expected = hints.get(key)
-        if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise BadInput(f"{where}.{key}: expected a number, got {value!r}")
-        bound[key] = float(value) if expected is float else value
+        bound[key] = _check_param(hints.get(key), value, f"{where}.{key}")
     for key in accepted:
         default = signature.parameters[key].default
         if key not in bound:
@@ -347,12 +540,30 @@ def _bind_params(factory: Any, params: dict[str, Any], where: str) -> dict[str, 
     return bound
 
 
+def _check_param(hint: Any, value: Any, where: str) -> Any:
+    """A dataset parameter checked against the factory's annotation, constraints included
+    (``modes: Annotated[int, Field(ge=1)]``), strictly: 2.5 is not an int, true is not a number."""
+    if hint is None:
+        return value
+    try:
+        adapter = TypeAdapter(hint)
+    except Exception:  # noqa: BLE001 - an annotation pydantic cannot check (a plugin's class)
+        return value
+    try:
+        return adapter.validate_python(value, strict=True)
+    except ValidationError as err:
+        message = err.errors()[0]["msg"].removeprefix("Value error, ")
+        raise BadInput(f"{where}: {message}, got {safe_yaml.short(value)}") from None
+
+
 def _resolve_datasets(entries: list[str | dict[str, Any]], path: Path) -> dict[str, dict[str, Any]]:
     resolved: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(entries):
         label, params = resolve_dataset(entry, f"{path}: datasets[{i}]")
         if label in resolved:
-            raise BadInput(f"{path}: datasets[{i}]: label {label!r} is used twice; give one a `label:`")
+            raise BadInput(
+                f"{path}: datasets[{i}]: label {safe_yaml.short(label)} is used twice; give one a `label:`"
+            )
         resolved[label] = params
     if not resolved:
         raise BadInput(f"{path}: datasets: expected at least one dataset")
@@ -366,14 +577,16 @@ def _check_references(
 
     def known(value: str, choices: Any, where: str, kind: str) -> None:
         if value not in choices:
-            raise BadInput(f"{path}: {where}: unknown {kind} {value!r}{did_you_mean(value, choices)}")
+            raise BadInput(
+                f"{path}: {where}: unknown {kind} {safe_yaml.short(value)}{did_you_mean(value, choices)}"
+            )
 
     if not variants:
         raise BadInput(f"{path}: variants: expected at least one variant")
     for i, claim in enumerate(file.claims):
-        known(claim.better, variants, f"claims[{i}].better", "variant")
+        known(claim.better, [*variants, *REFERENCES], f"claims[{i}].better", "variant")
         if claim.worse is not None:
-            known(claim.worse, variants, f"claims[{i}].worse", "variant")
+            known(claim.worse, [*variants, *REFERENCES], f"claims[{i}].worse", "variant")
         for j, label in enumerate(claim.datasets or []):
             known(label, datasets, f"claims[{i}].datasets[{j}]", "dataset")
         try:
@@ -402,7 +615,7 @@ def _format_error(err: ValidationError, path: Path, prefix: tuple[Any, ...], mod
         return f"{path}: {key}: required key is missing"
     got = first.get("input")
     return (
-        f"{path}: {key}: {message}, got {got!r}" if not isinstance(got, dict) else f"{path}: {key}: {message}"
+        f"{path}: {key}: {message}, got {safe_yaml.short(got)}" if not isinstance(got, dict) else f"{path}: {key}: {message}"
     )
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ganbench import leaderboard as board
 from ganbench.errors import BadInput
 
-console = Console()
+# Piped output (nohup, CI logs) gets a wide console instead of 80 columns that cut every cell.
+console = Console(width=None if sys.stdout.isatty() else 160)
 SUMMARY_METRICS = (
     "modes_covered",
+    "modes_fair",
     "hq_share",
     "reverse_kl",
     "w1",
@@ -32,14 +36,44 @@ def print_outcome(outcome) -> None:
     )
     if not lb.empty:
         console.print(_leaderboard_table(lb))
+        for row in board.not_better_than_noise(lb).itertuples():
+            console.print(
+                f"[yellow]not better than noise[/yellow]: {row.variant} on {row.dataset} "
+                f"({row.metric} {row.mean:.3g}; uniform noise scores "
+                f"{lb[(lb.variant == 'noise') & (lb.dataset == row.dataset) & (lb.metric == row.metric)]['mean'].iloc[0]:.3g})"
+            )
+        unhealthy = (
+            runs[~runs["health"].isin(["healthy", "reference"])] if "health" in runs else runs.iloc[:0]
+        )
+        for (variant, dataset), cell in unhealthy.groupby(["variant", "dataset"], sort=True):
+            counts = ", ".join(f"{health} {n}" for health, n in cell["health"].value_counts().items())
+            total = int(((runs["variant"] == variant) & (runs["dataset"] == dataset)).sum())
+            console.print(f"[yellow]unhealthy runs[/yellow]: {variant} on {dataset}: {counts} (of {total})")
     if not outcome.claims.empty:
         console.print(_claims_table(outcome.claims))
+
+
+def print_failures(outcome) -> int:
+    """Name every failed run of the suite with its first error line; returns how many failed."""
+    runs = outcome.runs
+    if runs.empty or "status" not in runs:
+        return 0
+    failed = runs[runs["status"] == "failed"]
+    for _, row in failed.iterrows():
+        error = escape(str(row.get("error", "") or "no error recorded"))
+        console.print(
+            f"[red]FAILED[/red] {escape(str(row['variant']))}/{escape(str(row['dataset']))} seed {row['seed']} "
+            f"({row['run_id']}) after {row.get('steps_done', 0)} steps: {error}"
+        )
+    if len(failed):
+        console.print(f"[red]{len(failed)} run(s) failed[/red]; run the same command to retry them")
+    return len(failed)
 
 
 def _leaderboard_table(lb: pd.DataFrame) -> Table:
     shown = [m for m in SUMMARY_METRICS if m in set(lb["metric"])]
     table = Table(title="leaderboard (mean ± std over seeds)")
-    for column in ["dataset", "variant", *shown, "diverged"]:
+    for column in ["dataset", "variant", *shown, "healthy", "diverged"]:
         table.add_column(column, justify="left" if column in ("dataset", "variant") else "right")
     for (dataset, variant), cell in lb.groupby(["dataset", "variant"], sort=True):
         by_metric = cell.set_index("metric")
@@ -48,34 +82,51 @@ def _leaderboard_table(lb: pd.DataFrame) -> Table:
             for m in shown
         ]
         diverged = int(cell["diverged"].max()) if "diverged" in cell else 0
-        table.add_row(dataset, variant, *values, str(diverged))
+        healthy = f"{int(cell['healthy'].max())}/{int(cell['n'].max())}" if "healthy" in cell else ""
+        table.add_row(dataset, variant, *values, healthy, str(diverged))
     return table
 
 
 def _claims_table(claims: pd.DataFrame) -> Table:
+    """Verdicts with the adjusted p, stability and notes (unhealthy sides, unstable verdicts)."""
+    columns = ("id", "dataset", "verdict", "expected", "test", "p_value", "p_adjusted", "effect_size")
     table = Table(title="claims")
-    for column in ("id", "dataset", "verdict", "expected", "p_value", "effect_size", "n_better", "n_worse"):
+    for column in (*columns, "n", "stability", "note"):
         table.add_column(column)
-    for row in claims.itertuples():
-        colour = "green" if row.verdict == row.expected else "red"
+    for row in claims.to_dict("records"):
+        colour = "green" if row["verdict"] == row["expected"] else "red"
+        protocol = row.get("protocol", "pooled")
         table.add_row(
-            row.id,
-            row.dataset,
-            f"[{colour}]{row.verdict}[/{colour}]",
-            row.expected,
-            f"{row.p_value:.3g}",
-            f"{row.effect_size:+.2f}",
-            str(row.n_better),
-            str(row.n_worse),
+            str(row["id"]),
+            str(row["dataset"]),
+            f"[{colour}]{row['verdict']}[/{colour}]",
+            str(row["expected"]),
+            str(row["test"]) + ("" if protocol in ("pooled", None) else f", {protocol}"),
+            _number(row.get("p_value"), ".3g"),
+            _number(row.get("p_adjusted"), ".3g"),
+            _number(row.get("effect_size"), "+.2f"),
+            f"{row['n_better']}/{row['n_worse']}",
+            _number(row.get("stability"), ".0%"),
+            f"[yellow]{escape(row['note'])}[/yellow]"
+            if isinstance(row.get("note"), str) and row["note"]
+            else "",
         )
     return table
+
+
+def _number(value: object, fmt: str) -> str:
+    try:
+        value = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    return format(value, fmt) if value == value and abs(value) != float("inf") else "–"
 
 
 def print_check(failed_claims: pd.DataFrame, regressions: pd.DataFrame) -> int:
     """Print what failed the gate; the exit code: 1 on any failure, else 0."""
     for row in failed_claims.itertuples():
         console.print(
-            f"[red]CLAIM FAILED[/red] {row.id} on {row.dataset}: verdict {row.verdict}, expected {row.expected} (p={row.p_value:.3g})"
+            f"[red]CLAIM FAILED[/red] {row.id} on {row.dataset}: verdict {row.verdict}, expected {row.expected} (p={row.p_value:.3g}, adjusted {row.p_adjusted:.3g})"
         )
     for row in regressions.itertuples():
         console.print(

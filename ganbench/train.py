@@ -9,6 +9,7 @@ their sum only joins them for one backward pass whose gradients stay separate.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ganbench import health
 from ganbench.data import Dataset, build_dataset
 from ganbench.losses import critic_estimate, gradient_penalty
 from ganbench.metrics import EvalContext, evaluate, metric_identity
@@ -30,6 +32,13 @@ from ganbench.suite import RunSpec, TrainConfig
 
 CHUNK = 50  # generator steps of noise/data drawn per member at once (part of the RNG protocol)
 CHECK_EVERY = 25  # steps between divergence checks (each one syncs with the device)
+# Divergence beyond NaN/inf (R: the data's bounding radius, see _data_radius). A run diverges
+# when a loss or the critic's estimate passes LOSS_BOUND * max(R, 1) in absolute value (Adam at
+# lr 1e3 reaches 1e7-1e22, gp_weight 1e30 makes the critic loss ~1e30; healthy runs stay below
+# 100), or when, at an evaluation, the median distance of its samples from the origin passes
+# OUTPUT_BOUND * R (a generator that has left the data: healthy ones stay below ~2 R).
+LOSS_BOUND = 1e6
+OUTPUT_BOUND = 100.0
 HISTORY_POINTS = 200  # loss curves are averaged into at most this many points per run
 OSC_WINDOW = 5  # last evaluations over which a metric's oscillation is measured
 SAMPLES_KEPT = 1000  # final samples returned for the artifact plot
@@ -50,6 +59,7 @@ class RunResult:
     precision: str = "fp32"  # of the forward passes: fp32 | bf16 (autocast, float32 weights)
     info: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    health: str = ""  # see ganbench.health (set for finished and diverged runs)
 
 
 # Scalars that may differ between members of one ensemble; everything else must match.
@@ -62,6 +72,7 @@ MEMBER_SCALARS = (
     "ema",
     "min_count",
     "w1_points",
+    "prdc_k",
 )
 
 
@@ -110,6 +121,8 @@ class Streams:
 
     def at(self, step: int, critic_iter: int | None) -> tuple[torch.Tensor, ...]:
         """Noise (and real data, penalty weights) of generator step `step` (0-based)."""
+        if critic_iter is not None and critic_iter >= self.train.n_critic:
+            return self.warmup()
         if step % CHUNK == 0:
             self.chunk()
         i = step % CHUNK
@@ -119,6 +132,16 @@ class Streams:
         j = i * n + critic_iter
         return self.noise[:, i * (n + 1) + critic_iter], self.real[:, j], self.eps[:, j]
 
+    def warmup(self) -> tuple[torch.Tensor, ...]:
+        """Noise, real data and penalty weights of one critic update beyond n_critic (critic
+        warm-up), drawn when asked for from the member's own noise/data/penalty generators."""
+        b = self.train.batch_size
+        return (
+            self._stack([torch.randn(b, self.z_dim, generator=g) for g in self.gens["noise"]]),
+            self._stack([ds.sample(b, g) for ds, g in zip(self.datasets, self.gens["data"], strict=True)]),
+            self._stack([torch.rand(b, generator=g) for g in self.gens["penalty"]]),
+        )
+
 
 def train_group(
     specs: list[RunSpec],
@@ -126,7 +149,34 @@ def train_group(
     context: EvalContext | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[RunResult]:
-    """Train specs (all with one group_key) as one ensemble and evaluate every member."""
+    """Train specs (all with one group_key) as one ensemble and evaluate every member.
+
+    A lone spec trains beside a ghost copy of itself (K = 2, the ghost is neither evaluated nor
+    returned): batched matmuls of one member take another kernel than those of two or more (MKL's
+    gemm, threaded within the matrix and with a gemv path for a width of 1, against its batched
+    gemm), which changes the last bits, so without the ghost a run's numbers would depend on
+    whether it trained alone. With it they do not (tests/test_invariance.py). An exception
+    carries `steps_done`, the generator steps completed before it."""
+    completed = [0]
+    try:
+        if len(specs) == 1:
+            return _train_group([specs[0], specs[0]], device, context, on_progress, 1, completed)
+        return _train_group(list(specs), device, context, on_progress, len(specs), completed)
+    except Exception as err:
+        with contextlib.suppress(AttributeError):
+            err.steps_done = completed[0]
+        raise
+
+
+def _train_group(
+    specs: list[RunSpec],
+    device: str,
+    context: EvalContext | None,
+    on_progress: Callable[[int], None] | None,
+    n_real: int,
+    completed: list[int],
+) -> list[RunResult]:
+    """The ensemble loop; members from n_real on are ghosts (see train_group)."""
     started = time.perf_counter()
     context = context or EvalContext(device=device)
     t = specs[0].train
@@ -144,6 +194,9 @@ def train_group(
     ema = _member_column(specs, lambda s: s.train.ema or 0.0, device).unsqueeze(1)
     g_ema = G.flat.detach().clone() if t.ema is not None else None
     streams = Streams(specs, datasets, t.model.z_dim, device)
+    radius = [_data_radius(ds) for ds in datasets]
+    loss_bound = torch.tensor([LOSS_BOUND * max(r, 1.0) for r in radius], device=device)
+    output_bound = torch.tensor([OUTPUT_BOUND * r for r in radius])
 
     curves = torch.zeros(3, t.steps, k, device=device)  # d_loss, g_loss, critic estimate
     alive = torch.ones(k, dtype=torch.bool)
@@ -153,7 +206,7 @@ def train_group(
     last_metrics: list[dict[str, float]] = [{} for _ in range(k)]
 
     for step in range(t.steps):
-        for it in range(t.n_critic):
+        for it in range(t.critic_iterations(step)):  # n_critic, or more during critic warm-up
             z, real, eps = streams.at(step, it)
             with torch.no_grad():
                 fake = G(z)
@@ -176,23 +229,33 @@ def train_group(
             curves[0, step], curves[1, step] = loss_d.detach(), loss_g.detach()
             curves[2, step] = critic_estimate(d_real, d_fake).detach()
 
-        done = step + 1
+        done = completed[0] = step + 1
         if done % CHECK_EVERY == 0 or done == t.steps:
-            newly = _newly_diverged(curves[:, max(0, done - CHECK_EVERY) : done], G, D, alive)
+            newly = _newly_diverged(curves[:, max(0, done - CHECK_EVERY) : done], G, D, alive, loss_bound)
             for m in newly.nonzero().flatten().tolist():
                 steps_done[m] = done
                 alive[m] = False
             if newly.any():
                 _freeze(newly, G, D, opt_g, opt_d)
             if on_progress:
-                on_progress(CHECK_EVERY * k if done % CHECK_EVERY == 0 else (done % CHECK_EVERY) * k)
+                on_progress(
+                    CHECK_EVERY * n_real if done % CHECK_EVERY == 0 else (done % CHECK_EVERY) * n_real
+                )
         if done % t.eval_every == 0 or done == t.steps:
             weights = g_ema if g_ema is not None else G.flat.detach()
             fakes = _generate(G, weights, specs, t, device)
+            blown = alive & (_median_norm(fakes) > output_bound)  # samples far off the data
+            for m in blown.nonzero().flatten().tolist():
+                steps_done[m] = done
+                alive[m] = False
+            if blown.any():
+                _freeze(blown, G, D, opt_g, opt_d)
             row = {"step": done, "metrics": [None] * k}
             for m in alive.nonzero().flatten().tolist():
+                if m >= n_real:
+                    continue  # a ghost (see train_group)
                 metrics = evaluate(
-                    datasets[m], fakes[m], stream(specs[m].seed, "eval"), specs[m].train, context
+                    datasets[m], fakes[m], stream(specs[m].seed, "eval_real"), specs[m].train, context
                 )
                 row["metrics"][m] = last_metrics[m] = metrics
                 if datasets[m].kind == "image":
@@ -205,22 +268,33 @@ def train_group(
     curves_np = curves.cpu().numpy()
     final = _generate(G, g_ema if g_ema is not None else G.flat.detach(), specs, t, device)
     info = metric_identity(datasets[0], t, context)
+    finals = [
+        _final_metrics(last_metrics[m], evals, curves_np, m, loss.wasserstein, not alive[m]) for m in range(k)
+    ]
     return [
         RunResult(
             spec=s,
             status="finished" if alive[m] else "diverged",
             steps_done=steps_done[m],
-            metrics=_final_metrics(last_metrics[m], evals, curves_np, m, loss.wasserstein, not alive[m]),
+            health=health.classify(
+                "finished" if alive[m] else "diverged", finals[m], _n_modes(datasets[m])
+            ),
+            metrics=finals[m],
             history=_history(curves_np[:, : steps_done[m], m], evals, m, loss.wasserstein),
             samples=final[m, :SAMPLES_KEPT].cpu().numpy() if alive[m] else None,
             snapshots=snapshots[m],
-            wall_s=wall / k,  # the ensemble's wall time, shared out evenly
+            wall_s=wall / n_real,  # the ensemble's wall time, shared out evenly
             device=device,
             precision=precision,
             info=info,
         )
-        for m, s in enumerate(specs)
+        for m, s in enumerate(specs[:n_real])
     ]
+
+
+def _n_modes(dataset: Dataset) -> int | None:
+    centres = getattr(dataset, "centres", None)
+    return None if centres is None else len(centres)
 
 
 def configure_execution(nets: tuple[EnsembleNet, ...], device: str, requested: str) -> str:
@@ -262,11 +336,33 @@ def _member_column(specs: list[RunSpec], value: Callable[[RunSpec], float], devi
     return torch.tensor([value(s) for s in specs], dtype=torch.float32, device=device)
 
 
-def _newly_diverged(window: torch.Tensor, G, D, alive: torch.Tensor) -> torch.Tensor:
-    """Members whose losses or weights became NaN/inf since the last check."""
+def _newly_diverged(
+    window: torch.Tensor, G, D, alive: torch.Tensor, loss_bound: torch.Tensor
+) -> torch.Tensor:
+    """Members whose losses or weights became NaN/inf since the last check, or whose losses
+    (or critic estimate) went beyond their bound (see LOSS_BOUND)."""
     finite = torch.isfinite(window).all(dim=(0, 1))
     finite &= torch.isfinite(G.flat).all(dim=1) & torch.isfinite(D.flat).all(dim=1)
+    finite &= (window.abs() <= loss_bound).all(dim=(0, 1))
     return alive & ~finite.cpu()
+
+
+def _data_radius(dataset: Dataset) -> float:
+    """The data's bounding radius: the farthest mode centre plus 3 std for mixtures, the norm of
+    an all-ones image for images (pixels lie in [-1, 1]), else the largest norm of 1,024 samples
+    drawn with a fixed generator (not any member's stream)."""
+    centres = getattr(dataset, "centres", None)
+    if centres is not None:
+        return float(torch.as_tensor(centres).norm(dim=1).max()) + 3 * float(dataset.std)
+    if dataset.kind == "image":
+        return math.sqrt(math.prod(dataset.shape))
+    sample = dataset.sample(1024, torch.Generator().manual_seed(0))
+    return float(sample.flatten(1).norm(dim=1).max())
+
+
+def _median_norm(fakes: torch.Tensor) -> torch.Tensor:
+    """Median distance of each member's samples from the origin, [K] (NaN samples: NaN)."""
+    return fakes.flatten(2).norm(dim=2).median(dim=1).values
 
 
 @torch.no_grad()
@@ -311,6 +407,9 @@ def _final_metrics(
         estimates = _critic_at_evals(curves[2, :, m], evals, m)
         metrics["critic_w"] = estimates[-1] if estimates else math.nan
         w1 = series.get("w1", [])
+        # The critic's estimate as a share of the exact W1 over the last evaluations (health).
+        tail = [c / w for c, w in list(zip(estimates, w1, strict=False))[-OSC_WINDOW:] if w > 0]
+        metrics["critic_w1_ratio"] = float(np.median(tail)) if tail and np.isfinite(tail).all() else math.nan
         ok = [(c, w) for c, w in zip(estimates, w1, strict=False) if np.isfinite(c) and np.isfinite(w)]
         corr = (
             stats.spearmanr(*zip(*ok, strict=False)).statistic

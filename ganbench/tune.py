@@ -43,7 +43,8 @@ from rich.table import Table
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext, MetricInfo, metric_info
 from ganbench.registry import METRICS, UnknownName
-from ganbench.suite import RunSpec, Suite, TrainConfig, deep_merge, load_suite
+from ganbench.suite import RunSpec, Suite, TrainConfig, deep_merge, load_suite, variant_body
+from ganbench.sweep import check_distribution, nested
 from ganbench.train import RunResult
 
 console = Console()
@@ -276,20 +277,8 @@ def decode(space: Space, params: dict[str, Any]) -> dict[str, Any]:
     return decoded
 
 
-def nested(flat: dict[str, Any]) -> dict[str, Any]:
-    """{"optimizer.lr": 1e-3} -> {"optimizer": {"lr": 1e-3}}"""
-    tree: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = tree
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
-
-
 def variant_config(suite: Suite, variant: str, values: dict[str, Any], steps: int | None) -> TrainConfig:
-    merged = deep_merge(suite.file.defaults, deep_merge(suite.file.variants[variant], nested(values)))
+    merged = deep_merge(variant_body(suite.file, variant), nested(values))
     if steps is not None:
         merged["steps"] = steps
     return TrainConfig.model_validate(merged)
@@ -337,7 +326,7 @@ def variant_spaces(suite: Suite, per_variant: bool, steps: int | None) -> dict[s
     if per_variant:
         for variant in suite.variants:
             if variant != tune.variant:
-                merged = deep_merge(suite.file.defaults, suite.file.variants[variant])
+                merged = variant_body(suite.file, variant)
                 spaces[variant] = {k: v for k, v in tune.space.items() if _has_path(merged, k)}
     for variant, space in spaces.items():
         check_space(suite, variant, space, steps)
@@ -360,17 +349,10 @@ def check_space(suite: Suite, variant: str, space: Space, steps: int | None) -> 
     """Every key path must name a field of the variant, and every bound must validate."""
     for key, spec in space.items():
         where = f"{suite.path}: tune.space.{key}"
-        if len(spec) != 1:
-            raise BadInput(f"{where}: expected one of log_uniform, uniform, int, choice, got {sorted(spec)}")
+        problem = check_distribution(spec)
+        if problem:
+            raise BadInput(f"{where}: {problem}" if len(spec) != 1 else f"{where}.{problem}")
         ((kind, bounds),) = spec.items()
-        if kind == "choice" and not bounds:
-            raise BadInput(f"{where}.choice: expected at least one value")
-        if kind != "choice" and (len(bounds) != 2 or not bounds[0] < bounds[1]):
-            raise BadInput(f"{where}.{kind}: expected [low, high] with low < high, got {bounds!r}")
-        if kind == "int" and not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
-            raise BadInput(f"{where}.int: expected integer bounds, got {bounds!r}")
-        if kind == "log_uniform" and bounds[0] <= 0:
-            raise BadInput(f"{where}.log_uniform: expected a low bound > 0, got {bounds[0]!r}")
         for bound in bounds:
             try:
                 variant_config(suite, variant, {key: bound}, steps)

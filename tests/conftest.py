@@ -18,10 +18,20 @@ CLAIMS_COLUMNS = [
     "verdict",
     "expected",
     "test",
+    "protocol",
     "p_value",
     "effect_size",
+    "p_adjusted",
     "n_better",
     "n_worse",
+    "stability",
+    "detectable_effect",
+    "seeds_needed",
+    "rate_better",
+    "rate_better_ci95",
+    "rate_worse",
+    "rate_worse_ci95",
+    "note",
 ]
 
 TINY_SUITE = """

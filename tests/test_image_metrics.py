@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.data.images import digits
+from ganbench.data.images import digits, to_uint8
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext, evaluate, fid, metric_identity, metric_info
 from ganbench.metrics.fid import feature_statistics, frechet_distance, kid, precision_recall
@@ -130,13 +130,51 @@ def test_inception_metrics_run_end_to_end_with_offline_weights(random_inception,
     train = TrainConfig(eval_samples=12, image_metrics=["inception"])
     context = EvalContext(inception_weights=random_inception, cache_dir=cache)
     metrics = evaluate(data, fake, torch.Generator(), train, context)
-    assert set(metrics) == {"fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall"}
+    assert set(metrics) == {
+        "fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"
+    }  # fmt: skip
     cached = [p.name for p in Path(cache, "fidelity").iterdir()]
     assert any(name.startswith("ganbench-digits-test-12-") for name in cached)  # reference features
     assert evaluate(data, fake, torch.Generator(), train, context).keys() == metrics.keys()  # from the cache
     identity = metric_identity(data, train, context)
     assert identity["extractor"] == "inception-v3-compat" and len(identity["weights_sha256"]) == 12
     assert identity["n_real"] == identity["n_fake"] == "12"
+    # ganbench runs torch-fidelity's steps itself to keep the features: same numbers as its
+    # calculate_metrics with the same options.
+    import torch_fidelity
+
+    pixels = to_uint8(fake).expand(-1, 3, -1, -1).contiguous()
+    out = torch_fidelity.calculate_metrics(
+        input1=fid.Images(pixels),
+        input2=fid.Images(data.reference(12)),
+        feature_extractor=fid.INCEPTION,
+        feature_extractor_weights_path=random_inception,
+        feature_layer_fid="64",
+        feature_layer_kid="64",
+        feature_layer_prc="64",
+        cuda=False,
+        isc=True,
+        fid=True,
+        kid=True,
+        prc=True,
+        isc_splits=10,
+        kid_subset_size=12,
+        prc_neighborhood=train.prdc_k,
+        save_cpu_ram=True,
+        cache=False,
+        verbose=False,
+    )
+    names = {
+        "fid": "frechet_inception_distance",
+        "is_mean": "inception_score_mean",
+        "is_std": "inception_score_std",
+        "kid_mean": "kernel_inception_distance_mean",
+        "kid_std": "kernel_inception_distance_std",
+        "precision": "precision",
+        "recall": "recall",
+    }
+    for ours, theirs in names.items():
+        assert metrics[ours] == pytest.approx(out[theirs], rel=1e-9, abs=1e-12), ours
 
 
 def test_inception_without_weights_is_one_clear_line(monkeypatch):

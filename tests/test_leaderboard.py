@@ -99,11 +99,21 @@ def test_markdown_has_tables_and_claims(runs: pd.DataFrame) -> None:
                 "ring8",
                 "supported",
                 "supported",
-                "mannwhitney",
+                "permutation-exact",
+                "pooled",
                 0.0123,
                 1.0,
+                0.0246,
                 3,
                 3,
+                0.715,
+                0.9,
+                5,
+                np.nan,
+                "",
+                np.nan,
+                "",
+                "most runs of gan unhealthy (dead_critic 2/3)",
             ]
         ],
         columns=CLAIMS_COLUMNS,
@@ -113,6 +123,7 @@ def test_markdown_has_tables_and_claims(runs: pd.DataFrame) -> None:
     assert f"{5.0:.4g} ± {np.std([6.0, 2.0, 7.0], ddof=1):.2g}" in md  # gan modes_covered
     assert "8 ± 0" in md and "1/3" in md and "0.275" in md
     assert "WGAN covers more modes" in md and "0.0123" in md and "3/3" in md
+    assert "0.0246" in md and "72%" in md and "most runs of gan unhealthy (dead_critic 2/3)" in md
     assert "Claims" not in to_markdown(aggregate(runs), None)
 
 

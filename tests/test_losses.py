@@ -64,6 +64,13 @@ def test_wgan_gp_has_default_weight():
     assert LOSSES.get("wgan").default_gp_weight == 0.0
 
 
+def test_papers_defaults_of_the_wasserstein_losses():
+    wgan, gp, ns = LOSSES.get("wgan"), LOSSES.get("wgan-gp"), LOSSES.get("ns")
+    assert (wgan.default_n_critic, wgan.default_clip) == (5, 0.01)  # Arjovsky et al., Algorithm 1
+    assert (gp.default_n_critic, gp.default_clip) == (5, None)  # Gulrajani et al., Algorithm 1
+    assert (ns.default_n_critic, ns.default_clip) == (1, None)
+
+
 def test_gradient_penalty_linear_critics():
     # D_k(x) = x . a_k has gradient a_k everywhere: penalty = (|a_k| - 1)^2.
     a = torch.tensor([[3.0, 4.0], [0.6, 0.8], [0.0, 0.5]])  # norms 5, 1, 0.5

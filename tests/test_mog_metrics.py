@@ -36,7 +36,7 @@ def train_config(**overrides: int):
 def test_samples_on_every_centre_cover_all_modes_uniformly() -> None:
     samples = GRID.centres.repeat(4, 1)
     stats = mode_stats(samples, GRID.centres, GRID.std)
-    assert stats == {"modes_covered": 25.0, "hq_share": 1.0, "reverse_kl": 0.0}
+    assert stats == {"modes_covered": 25.0, "modes_fair": 25.0, "hq_share": 1.0, "reverse_kl": 0.0}
 
 
 def test_full_collapse_scores_one_mode_and_log_m() -> None:
@@ -77,7 +77,7 @@ def test_non_finite_samples_are_never_high_quality() -> None:
     stats = mode_stats(torch.cat([good, bad]), GRID.centres, GRID.std)
     assert stats["modes_covered"] == 2.0 and stats["hq_share"] == pytest.approx(2 / 5)
     stats = mode_stats(bad, GRID.centres, GRID.std)
-    assert stats == {"modes_covered": 0.0, "hq_share": 0.0, "reverse_kl": pytest.approx(math.log(M))}
+    assert stats == {"modes_covered": 0.0, "modes_fair": 0.0, "hq_share": 0.0, "reverse_kl": pytest.approx(math.log(M))}
 
 
 def test_numpy_and_torch_inputs_agree() -> None:
@@ -108,6 +108,18 @@ def test_w1_finds_a_non_identity_matching() -> None:
     best = min(mean_cost(p) for p in itertools.permutations(range(6)))
     assert mean_cost(tuple(range(6))) > best + 0.1  # the identity is clearly not optimal
     assert wasserstein1(a, b) == pytest.approx(best, abs=1e-12)
+
+
+def test_w1_equals_scipys_optimal_assignment() -> None:
+    # POT's network simplex against the Hungarian method on a case too big for brute force.
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(300, 2)), rng.normal(loc=0.5, size=(300, 2))
+    cost = cdist(a, b)
+    rows, cols = linear_sum_assignment(cost)
+    assert wasserstein1(a, b) == pytest.approx(cost[rows, cols].mean(), abs=1e-12)
 
 
 def test_w1_non_finite_input_is_infinite_and_bad_shapes_raise() -> None:
@@ -143,7 +155,7 @@ def test_toy_evaluator_on_ring8() -> None:
     data = build_dataset(DATASETS.get("ring8"))
     fake = data.sample(2500, torch.Generator().manual_seed(1))
     stats = evaluate(data, fake, torch.Generator().manual_seed(2), train, EvalContext())
-    assert set(stats) == {"modes_covered", "hq_share", "reverse_kl", "w1"}
+    assert set(stats) == {"modes_covered", "modes_fair", "hq_share", "reverse_kl", "w1"}
     assert stats["modes_covered"] == 8.0 and stats["reverse_kl"] < 0.01
     # A 2-D Gaussian puts 1 - exp(-9/2) = 98.9% of its mass within 3 std.
     assert stats["hq_share"] == pytest.approx(1 - math.exp(-4.5), abs=0.006)

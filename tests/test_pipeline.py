@@ -40,9 +40,22 @@ def child_runs(out):
 
 def test_outputs_and_mlflow_records(finished):
     suite, out, outcome = finished
-    runs = pd.read_csv(out / "runs.csv")
+    everything = pd.read_csv(out / "runs.csv")
+    references = everything[everything["status"] == "reference"]
+    assert sorted(set(references["variant"])) == ["data", "noise"] and len(references) == 2 * 2 * 2
+    runs = everything[everything["status"] != "reference"]
     assert len(runs) == 8 and set(runs["status"]) == {"finished"}
-    assert list(runs.columns[:7]) == ["run_id", "suite", "dataset", "variant", "seed", "status", "steps_done"]
+    assert list(runs.columns[:9]) == [
+        "run_id",
+        "suite",
+        "dataset",
+        "variant",
+        "config",
+        "seed",
+        "status",
+        "health",
+        "steps_done",
+    ]
     assert {"modes_covered", "hq_share", "reverse_kl", "w1", "wall_s", "device", "mlflow_run_id"} <= set(
         runs.columns
     )
@@ -60,6 +73,9 @@ def test_outputs_and_mlflow_records(finished):
         "ci95_high",
         "median",
         "diverged",
+        "healthy",
+        "configs",
+        "vs_noise",
     ]
     w1 = board[(board.metric == "w1") & (board.variant == "gan") & (board.dataset == "ring8")].iloc[0]
     own = runs[(runs.variant == "gan") & (runs.dataset == "ring8")]["w1"]
@@ -94,14 +110,15 @@ def test_rerun_trains_nothing_and_changes_nothing(finished):
 
 def test_interrupted_suite_resumes_where_it_stopped(finished):
     suite, out, _ = finished
-    records = sorted((out / "records").glob("*.json"))
+    run_ids = {s.run_id for s in suite.specs}
+    records = sorted(p for p in (out / "records").glob("*.json") if p.stem in run_ids)
     kept = {p.stem: p.read_text() for p in records[:5]}
     for path in records[5:]:
         path.unlink()  # as if the suite had been killed after five runs
     outcome = run_suite(suite, RunOptions(out=out, devices="cpu", runs_per_device=1, quiet=True))
     assert outcome.trained == 3
     assert {p.stem: p.read_text() for p in records[:5]} == kept  # finished runs untouched
-    assert len(store.load(out)) == 8
+    assert len(run_ids & set(store.load(out))) == 8
 
 
 def test_rerun_flag_retrains_with_same_numbers(finished):
@@ -132,8 +149,9 @@ def test_failing_unit_is_recorded_not_raised(tmp_path, monkeypatch):
     outcome = run_suite(
         suite, RunOptions(out=tmp_path / "o", devices="cpu", runs_per_device=1, quiet=True, retries=1)
     )
-    assert set(outcome.runs["status"]) == {"failed"}
-    assert outcome.runs["error"].str.contains("out of memory").all()
+    runs = outcome.runs[outcome.runs["status"] != "reference"]
+    assert set(runs["status"]) == {"failed"}
+    assert runs["error"].str.contains("out of memory").all()
 
 
 def test_cli_run_validate_list_leaderboard(tmp_path, capsys):
@@ -162,7 +180,7 @@ def test_cli_run_validate_list_leaderboard(tmp_path, capsys):
         )
         == 0
     )
-    assert len(pd.read_csv(out / "runs.csv")) == 4
+    assert len(pd.read_csv(out / "runs.csv").query("status != 'reference'")) == 4
     published = tmp_path / "results" / "tiny.csv"
     assert main(["leaderboard", str(out), "-o", str(published)]) == 0
     assert pd.read_csv(published).equals(pd.read_csv(out / "leaderboard.csv"))

@@ -88,8 +88,9 @@ def test_bf16_training_is_recorded(tmp_path):
     out = tmp_path / "out"
     run_suite(suite, RunOptions(out=out, devices="cpu", runs_per_device=1, quiet=True, precision="bf16"))
     columns = list(pd.read_csv(out / "runs.csv").columns)
-    assert columns.index("precision") == columns.index("device") + 1
-    assert set(pd.read_csv(out / "runs.csv")["precision"]) == {"bf16"}
+    assert columns.index("compute_precision") == columns.index("device") + 1
+    trained = pd.read_csv(out / "runs.csv").query("status != 'reference'")  # references train nothing
+    assert set(trained["compute_precision"]) == {"bf16"}
     client = mlflow.MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     experiments = [e.experiment_id for e in client.search_experiments()]
     tagged = client.search_runs(experiments, filter_string="tags.precision = 'bf16'")

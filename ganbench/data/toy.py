@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import Annotated
 
 import torch
+from pydantic import Field
 
 from ganbench.registry import DATASETS
 
@@ -53,8 +55,15 @@ def positive(name: str, value: float) -> float:
     return float(value)
 
 
+# Parameter constraints, checked by the suite loader (`ganbench validate`) from these annotations.
+MAX_MODES = 10_000
+Modes = Annotated[int, Field(ge=1, le=MAX_MODES)]
+Side = Annotated[int, Field(ge=1, le=math.isqrt(MAX_MODES))]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 @DATASETS.register("ring")
-def ring(modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMixture:
+def ring(modes: Modes = 8, radius: Positive = 2.0, std: Positive = 0.02) -> GaussianMixture:
     """`modes` Gaussians at angles 2*pi*k/modes, k = 0..modes-1, on a circle of `radius`."""
     modes = count("modes", modes)
     radius = positive("radius", radius)
@@ -65,7 +74,7 @@ def ring(modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMixt
 
 
 @DATASETS.register("grid")
-def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
+def grid(side: Side = 5, spacing: Positive = 2.0, std: Positive = 0.05) -> GaussianMixture:
     """side x side Gaussians `spacing` apart, centred on the origin (5, 2.0: {-4,-2,0,2,4}^2)."""
     side = count("side", side)
     spacing = positive("spacing", spacing)

@@ -1,8 +1,10 @@
 """Distances between feature distributions, and the Inception metrics through torch-fidelity.
 
-The pure functions (``frechet_distance``, ``kid``, ``precision_recall``) work on any features;
-``inception_metrics`` makes one ``torch_fidelity.calculate_metrics`` call (IS, FID, KID,
-precision/recall) of generated images against the dataset's held-out split. Inception weights
+The pure functions (``frechet_distance``, ``kid``, ``precision_recall``, ``density_coverage``)
+work on any features; ``inception_metrics`` extracts Inception features of generated images and
+of the dataset's held-out split once, through torch-fidelity, and computes IS, FID, KID and
+precision/recall with torch-fidelity's own functions (the steps of its ``calculate_metrics``) and
+density/coverage with ``density_coverage``. Inception weights
 are never downloaded: they come from the suite's ``inception_weights`` or the environment
 variable GANBENCH_INCEPTION_WEIGHTS. The reference side's features are cached on disk under a
 name that hashes the dataset parameters, split, extractor, weights file and sample count, so a
@@ -30,7 +32,8 @@ INCEPTION = "inception-v3-compat"  # torch-fidelity's port of the TF Inception u
 FEATURE_LAYER = "2048"  # pool3, the FID paper's features (for FID, KID and precision/recall)
 WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # Binkowski et al.'s protocol
-PRC_NEIGHBOURS = 3  # Kynkäänniemi et al.
+PRDC_K = 5  # k of precision/recall and density/coverage (TrainConfig.prdc_k): Naeem et al. and prdc's
+DISTANCE_BLOCK = 1 << 24  # distances held at once by density_coverage (128 MB of float64)
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +74,7 @@ def kid(
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 
 
-def precision_recall(fake: Tensor, real: Tensor, k: int = PRC_NEIGHBOURS) -> tuple[float, float]:
+def precision_recall(fake: Tensor, real: Tensor, k: int = PRDC_K) -> tuple[float, float]:
     """Improved precision (share of fakes inside the real k-NN manifold) and recall (the reverse)."""
     from torch_fidelity.metric_prc import prc_features_to_metric
 
@@ -79,6 +82,33 @@ def precision_recall(fake: Tensor, real: Tensor, k: int = PRC_NEIGHBOURS) -> tup
         fake.float(), real.float(), prc_neighborhood=k, prc_batch_size=10000, save_cpu_ram=True, verbose=False
     )
     return out["precision"], out["recall"]
+
+
+def density_coverage(fake: Tensor, real: Tensor, k: int = PRDC_K, device: str = "cpu") -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020) of [M, d] fake against [N, d] real features.
+
+    Around each real X_i is the ball B_i of radius NND_k(X_i), its distance to its k-th nearest
+    other real point; membership is strict (distance < radius). density = (1/kM) sum_j sum_i
+    1[Y_j in B_i], which is about 1 when the fakes follow the reals' distribution, and coverage
+    = (1/N) sum_i 1[some Y_j in B_i], about 1 - 2^-k for identical distributions. Distances in
+    float64, a block of rows at a time, on `device`.
+    """
+    real = torch.as_tensor(real).to(device, torch.float64)
+    fake = torch.as_tensor(fake).to(device, torch.float64)
+    if not 0 < k < len(real) or len(fake) == 0:
+        raise ValueError(
+            f"need k in [1, n_real) and some fakes, got k={k}, {len(real)} real, {len(fake)} fake"
+        )
+    rows = max(1, DISTANCE_BLOCK // len(real))
+    # k + 1: the smallest distance of a real point to the reals is its own (0).
+    radii = torch.cat([torch.cdist(block, real).kthvalue(k + 1, dim=1).values for block in real.split(rows)])
+    inside = torch.zeros((), dtype=torch.int64, device=device)
+    covered = torch.zeros(len(real), dtype=torch.bool, device=device)
+    for block in fake.split(max(1, DISTANCE_BLOCK // len(real))):
+        within = torch.cdist(real, block) < radii[:, None]  # [N, block]
+        inside += within.sum()
+        covered |= within.any(dim=1)
+    return float(inside) / (k * len(fake)), float(covered.double().mean())
 
 
 # ----------------------------------------------------------------------------- Inception via torch-fidelity
@@ -142,36 +172,67 @@ def reference_cache_name(dataset_params: dict, extractor: str, weights_sha: str,
 
 
 def inception_metrics(
-    dataset, fake: Tensor, weights: str | None, cache: str | None, device: str
+    dataset, fake: Tensor, weights: str | None, cache: str | None, device: str, k: int = PRDC_K
 ) -> dict[str, float]:
-    """IS, FID, KID and precision/recall of uint8 [n, 3, H, W] fakes vs the held-out split."""
-    import torch_fidelity
+    """IS, FID, KID, precision/recall and density/coverage (k-NN balls of `k`) of uint8
+    [n, 3, H, W] fakes vs the held-out split."""
+    from torch_fidelity.metric_fid import fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
+    from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+    from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+    from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+    from torch_fidelity.utils import (
+        create_feature_extractor,
+        extract_featuresdict_from_input_id_cached,
+        get_cacheable_input_name,
+        resolve_feature_layer_for_metric,
+    )
 
     path = inception_weights(weights)
     real = dataset.reference(len(fake))
     cuda = device.startswith("cuda")
+    # What torch_fidelity.calculate_metrics(**options) does for one feature extractor, with the
+    # features kept for density/coverage (tests/test_image_metrics.py checks the numbers agree).
+    options = dict(
+        input1=Images(fake),
+        input2=Images(real),
+        input2_cache_name=reference_cache_name(dataset.params, INCEPTION, file_sha256(path), len(real)),
+        cache_root=str(cache_dir(cache) / "fidelity"),
+        feature_extractor=INCEPTION,
+        feature_extractor_weights_path=str(path),
+        feature_layer_fid=FEATURE_LAYER,
+        feature_layer_kid=FEATURE_LAYER,
+        feature_layer_prc=FEATURE_LAYER,
+        cuda=cuda,
+        isc=True,
+        fid=True,
+        kid=True,
+        prc=True,
+        isc_splits=min(10, len(fake)),
+        kid_subset_size=min(KID_SUBSET_SIZE, len(fake), len(real)),
+        prc_neighborhood=k,
+        save_cpu_ram=True,  # no loader worker processes
+        verbose=False,
+    )
+    isc_layer = resolve_feature_layer_for_metric("isc", **options)
     with torch.cuda.device(device) if cuda else contextlib.nullcontext():
-        out = torch_fidelity.calculate_metrics(
-            input1=Images(fake),
-            input2=Images(real),
-            input2_cache_name=reference_cache_name(dataset.params, INCEPTION, file_sha256(path), len(real)),
-            cache_root=str(cache_dir(cache) / "fidelity"),
-            feature_extractor=INCEPTION,
-            feature_extractor_weights_path=str(path),
-            feature_layer_fid=FEATURE_LAYER,
-            feature_layer_kid=FEATURE_LAYER,
-            feature_layer_prc=FEATURE_LAYER,
-            cuda=cuda,
-            isc=True,
-            fid=True,
-            kid=True,
-            prc=True,
-            isc_splits=min(10, len(fake)),
-            kid_subset_size=min(KID_SUBSET_SIZE, len(fake), len(real)),
-            prc_neighborhood=PRC_NEIGHBOURS,
-            save_cpu_ram=True,  # no loader worker processes
-            verbose=False,
+        extractor = create_feature_extractor(INCEPTION, sorted({isc_layer, FEATURE_LAYER}), **options)
+        fake_features = extract_featuresdict_from_input_id_cached(1, extractor, **options)
+        real_features = extract_featuresdict_from_input_id_cached(2, extractor, **options)
+        fid_stats = [
+            fid_featuresdict_to_statistics_cached(
+                features, get_cacheable_input_name(i, **options), extractor, FEATURE_LAYER, **options
+            )
+            for i, features in ((1, fake_features), (2, real_features))
+        ]
+        out = (
+            isc_featuresdict_to_metric(fake_features, isc_layer, **options)
+            | fid_statistics_to_metric(*fid_stats, False)
+            | kid_featuresdict_to_metric(fake_features, real_features, FEATURE_LAYER, **options)
+            | prc_featuresdict_to_metric(fake_features, real_features, FEATURE_LAYER, **options)
         )
+    density, coverage = density_coverage(
+        fake_features[FEATURE_LAYER], real_features[FEATURE_LAYER], k, device
+    )
     return {
         "fid": out["frechet_inception_distance"],
         "is_mean": out["inception_score_mean"],
@@ -180,4 +241,6 @@ def inception_metrics(
         "kid_std": out["kernel_inception_distance_std"],
         "precision": out["precision"],
         "recall": out["recall"],
+        "density": density,
+        "coverage": coverage,
     }

@@ -1,8 +1,9 @@
 """Image metrics: the "image" evaluator and the names, directions and meanings of its metrics.
 
 Two groups, chosen per variant by ``TrainConfig.image_metrics``:
-- "inception": IS, FID, KID, precision/recall from torch-fidelity's Inception (metrics/fid.py);
-  needs offline weights and, at useful sample counts, a GPU.
+- "inception": IS, FID, KID, precision/recall and density/coverage on torch-fidelity's Inception
+  features (metrics/fid.py); needs offline weights and, at useful sample counts, a GPU. The k of
+  the k-NN balls of precision/recall and density/coverage is ``TrainConfig.prdc_k`` (default 5).
 - "classifier": classifier FID, classes covered and class KL from a small classifier trained by
   ganbench on the dataset (metrics/classifier.py); works anywhere, the default.
 
@@ -31,10 +32,28 @@ register_metric(
 )
 register_metric("kid_std", False, None, "Kernel Inception Distance, std over subsets")
 register_metric(
-    "precision", True, 0.0, "share of generated images inside the real Inception-feature manifold (k=3)"
+    "precision",
+    True,
+    0.0,
+    "share of generated images inside the real Inception-feature manifold (k-NN balls, k = prdc_k)",
 )
 register_metric(
-    "recall", True, 0.0, "share of real images inside the generated Inception-feature manifold (k=3)"
+    "recall",
+    True,
+    0.0,
+    "share of real images inside the generated Inception-feature manifold (k-NN balls, k = prdc_k)",
+)
+register_metric(
+    "density",
+    True,
+    0.0,
+    "mean number of real Inception-feature k-NN balls holding a generated image, over k (Naeem et al.; ~1 when matched)",
+)
+register_metric(
+    "coverage",
+    True,
+    0.0,
+    "share of real images whose Inception-feature k-NN ball holds a generated image (Naeem et al.)",
 )
 register_metric(
     "classifier_fid", False, None, "Fréchet distance on the features of ganbench's own classifier"
@@ -56,7 +75,7 @@ def evaluate_image(
     if "inception" in train.image_metrics:
         rgb = pixels.expand(-1, 3, -1, -1).contiguous() if pixels.shape[1] == 1 else pixels
         metrics |= inception_metrics(
-            dataset, rgb, context.inception_weights, context.cache_dir, context.device
+            dataset, rgb, context.inception_weights, context.cache_dir, context.device, train.prdc_k
         )
     return metrics
 

@@ -70,3 +70,26 @@ class EnsembleNet(nn.Module):
 def uniform_init(shape: tuple[int, ...], bound: float, generator: torch.Generator) -> torch.Tensor:
     """U(-bound, bound), PyTorch's default for Linear/Conv weights and biases (bound = 1/sqrt(fan_in))."""
     return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+
+
+def init_weight(
+    init: str, shape: tuple[int, ...], generator: torch.Generator, transposed: bool = False
+) -> torch.Tensor:
+    """A weight under ModelConfig.init ("normal_0.02", "xavier" or "kaiming"), drawn exactly as
+    torch.nn.init draws it on the equivalent torch module's weight with the same generator.
+
+    `shape` is in torch's layout ([out, in, *kernel] for Linear and Conv, [in, out, *kernel] for
+    ConvTranspose, whose fans torch.nn.init computes from that layout), unless `transposed`:
+    then it is [in, out] (an MLP's x @ W), and the weight is drawn as nn.Linear's [out, in] and
+    transposed, so its values are nn.Linear's. Biases under these inits are zero (not drawn).
+    """
+    w = torch.empty((shape[1], shape[0], *shape[2:]) if transposed else shape)
+    if init == "normal_0.02":  # DCGAN, and the WGAN-GP authors' toy script
+        nn.init.normal_(w, 0.0, 0.02, generator=generator)
+    elif init == "xavier":  # Glorot & Bengio, uniform, gain 1
+        nn.init.xavier_uniform_(w, generator=generator)
+    elif init == "kaiming":  # He et al., normal, fan_in, ReLU gain sqrt(2)
+        nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu", generator=generator)
+    else:
+        raise ValueError(f"unknown init {init!r}; the arch's own `default` is not drawn here")
+    return w.T.contiguous() if transposed else w

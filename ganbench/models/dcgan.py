@@ -2,7 +2,8 @@
 
 Resolution and channels come from the data: a side of base * 2**m (base <= 7) takes m stride-2
 layers, so 16, 28 (7 * 4), 32 and 64 px all work. Channels double per layer from ``model.width``
-(D's first layer, G's last hidden layer). Weights ~ N(0, 0.02) as in the paper.
+(D's first layer, G's last hidden layer). Weights ~ N(0, 0.02) as in the paper
+(``model.init: default``; other inits: models/base.init_weight).
 
 Choices worth knowing:
 - Batch norm is in the generator only when ``model.batch_norm`` is set (the DCGAN recipe: set it);
@@ -18,15 +19,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.models.base import EnsembleNet
+from ganbench.models.base import EnsembleNet, init_weight
 from ganbench.models.conv import ConvEnsemble, Init, normal, pack, resolution, unpack
 from ganbench.registry import ARCHS
 
 
-def _init(shapes: dict[str, tuple[int, ...]], generator: torch.Generator) -> Init:
+def _init(shapes: dict[str, tuple[int, ...]], generator: torch.Generator, init: str) -> Init:
     values = {}
     for name, shape in shapes.items():  # in declaration order: the draw order is part of the seed's meaning
-        if name.startswith("w"):
+        if name.startswith("w") and init != "default":  # ModelConfig.init, as torch.nn.init draws it
+            values[name] = init_weight(init, shape, generator)
+        elif name.startswith("w"):
             values[name] = normal(shape, 0.02, generator)
         else:
             values[name] = torch.ones(shape) if name.startswith("gamma") else torch.zeros(shape)
@@ -47,10 +50,11 @@ class DCGANGenerator(ConvEnsemble):
             if self.batch_norm_on:
                 shapes[f"gamma{i}"], shapes[f"beta{i}"] = (c_in,), (c_in,)
             shapes[f"w{i}"], shapes[f"b{i}"] = (c_in, c_out, 4, 4), (c_out,)
+        self.weight_init = model.init
         super().__init__(shapes, seeds, "G", spectral_norm=False)
 
     def init(self, generator: torch.Generator) -> Init:
-        return _init(self.shapes, generator)
+        return _init(self.shapes, generator, self.weight_init)
 
     def forward(self, z: Tensor) -> Tensor:
         k, b = z.shape[:2]
@@ -71,10 +75,11 @@ class DCGANDiscriminator(ConvEnsemble):
         for i, (c_in, c_out) in enumerate(zip(self.channels[:-1], self.channels[1:], strict=True)):
             shapes[f"w{i}"], shapes[f"b{i}"] = (c_out, c_in, 4, 4), (c_out,)
         shapes["wfc"], shapes["bfc"] = (1, self.channels[-1] * self.base * self.base), (1,)
+        self.weight_init = model.init
         super().__init__(shapes, seeds, "D", spectral_norm=model.spectral_norm)
 
     def init(self, generator: torch.Generator) -> Init:
-        return _init(self.shapes, generator)
+        return _init(self.shapes, generator, self.weight_init)
 
     def forward(self, x: Tensor) -> Tensor:
         k, b = x.shape[:2]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.models.base import EnsembleNet, uniform_init
+from ganbench.models.base import EnsembleNet, init_weight, uniform_init
 from ganbench.registry import ARCHS
 from ganbench.seeding import stream
 
@@ -22,7 +22,13 @@ ACTIVATIONS = {
 
 class MLP(EnsembleNet):
     def __init__(
-        self, sizes: list[int], seeds: list[int], role: str, activation: str, batch_norm: bool
+        self,
+        sizes: list[int],
+        seeds: list[int],
+        role: str,
+        activation: str,
+        batch_norm: bool,
+        init: str = "default",
     ) -> None:
         shapes: dict[str, tuple[int, ...]] = {}
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -36,18 +42,23 @@ class MLP(EnsembleNet):
         self.act = ACTIVATIONS[activation]
         self.batch_norm = batch_norm
         for k, seed in enumerate(seeds):
-            self.set_member(k, self._init(seed, role))
+            self.set_member(k, self._init(seed, role, init))
 
-    def _init(self, seed: int, role: str) -> dict[str, Tensor]:
-        # nn.Linear's default: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    def _init(self, seed: int, role: str, init: str) -> dict[str, Tensor]:
+        # default: nn.Linear's bound, weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+        # otherwise weights as torch.nn.init draws them on nn.Linear, zero biases.
         generator = stream(seed, role)
         values = {}
         for name, shape in self.shapes.items():
-            if name.startswith(("w", "b")) and not name.startswith("beta"):
+            if name.startswith(("gamma", "beta")):
+                values[name] = torch.ones(shape) if name.startswith("gamma") else torch.zeros(shape)
+            elif init == "default":
                 fan_in = self.shapes["w" + name[1:]][0]
                 values[name] = uniform_init(shape, 1 / math.sqrt(fan_in), generator)
+            elif name.startswith("w"):
+                values[name] = init_weight(init, shape, generator, transposed=True)
             else:
-                values[name] = torch.ones(shape) if name.startswith("gamma") else torch.zeros(shape)
+                values[name] = torch.zeros(shape)
         return values
 
     def forward(self, x: Tensor) -> Tensor:
@@ -71,7 +82,7 @@ class MLPGenerator(MLP):
     def __init__(self, model, data_shape: tuple[int, ...], seeds: list[int]) -> None:
         self.data_shape = data_shape
         sizes = [model.z_dim] + [model.hidden] * model.depth + [math.prod(data_shape)]
-        super().__init__(sizes, seeds, "G", model.activation, model.batch_norm)
+        super().__init__(sizes, seeds, "G", model.activation, model.batch_norm, model.init)
 
     def forward(self, z: Tensor) -> Tensor:
         return super().forward(z).view(*z.shape[:2], *self.data_shape)
@@ -80,7 +91,7 @@ class MLPGenerator(MLP):
 class MLPDiscriminator(MLP):
     def __init__(self, model, data_shape: tuple[int, ...], seeds: list[int]) -> None:
         sizes = [math.prod(data_shape)] + [model.hidden] * model.depth + [1]
-        super().__init__(sizes, seeds, "D", model.activation, batch_norm=False)
+        super().__init__(sizes, seeds, "D", model.activation, batch_norm=False, init=model.init)
 
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(x).squeeze(-1)

@@ -10,7 +10,8 @@ space, linear. At 32 px that is SNGAN's 32 -> 16 -> 8 -> 8 -> 8 critic.
 All blocks use ``model.width`` channels (WGAN-GP: 128). Generator batch norm follows
 ``model.batch_norm`` (set it for the published model); the critic has no batch norm, and with
 ``model.spectral_norm`` every critic weight is spectrally normalised. Init: Xavier uniform, gain
-sqrt(2) for the 3x3 convs that follow ReLUs, 1 for shortcuts and linears.
+sqrt(2) for the 3x3 convs that follow ReLUs, 1 for shortcuts and linears (``model.init: default``;
+other inits: models/base.init_weight).
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.models.base import EnsembleNet
+from ganbench.models.base import EnsembleNet, init_weight
 from ganbench.models.conv import ConvEnsemble, Init, pack, resolution, unpack, xavier_uniform
 from ganbench.registry import ARCHS
 
 
-def _init(shapes: dict[str, tuple[int, ...]], generator: torch.Generator) -> Init:
+def _init(shapes: dict[str, tuple[int, ...]], generator: torch.Generator, init: str) -> Init:
     values = {}
     for name, shape in shapes.items():  # in declaration order: the draw order is part of the seed's meaning
-        if name.startswith("w"):
+        if name.startswith("w") and init != "default":  # ModelConfig.init, as torch.nn.init draws it
+            values[name] = init_weight(init, shape, generator)
+        elif name.startswith("w"):
             values[name] = xavier_uniform(
                 shape, math.sqrt(2) if len(shape) == 4 and shape[-1] == 3 else 1.0, generator
             )
@@ -62,10 +65,11 @@ class ResNetGenerator(ConvEnsemble):
         if self.batch_norm_on:
             shapes |= {"gamma_out": (ch,), "beta_out": (ch,)}
         shapes |= _conv_shapes("_out", data_shape[0], ch, 3)
+        self.weight_init = model.init
         super().__init__(shapes, seeds, "G", spectral_norm=False)
 
     def init(self, generator: torch.Generator) -> Init:
-        return _init(self.shapes, generator)
+        return _init(self.shapes, generator, self.weight_init)
 
     def _norm_relu(self, h: Tensor, name: str) -> Tensor:
         return F.relu(self.batch_norm(h, name) if self.batch_norm_on else h)
@@ -102,10 +106,11 @@ class ResNetDiscriminator(ConvEnsemble):
         for i in range(self.n_down + 1, self.n_down + 3):
             shapes |= _conv_shapes(f"{i}a", ch, ch, 3) | _conv_shapes(f"{i}b", ch, ch, 3)
         shapes |= {"wfc": (1, ch), "bfc": (1,)}
+        self.weight_init = model.init
         super().__init__(shapes, seeds, "D", spectral_norm=model.spectral_norm)
 
     def init(self, generator: torch.Generator) -> Init:
-        return _init(self.shapes, generator)
+        return _init(self.shapes, generator, self.weight_init)
 
     def forward(self, x: Tensor) -> Tensor:
         k, b = x.shape[:2]

@@ -17,6 +17,7 @@ from ganbench.suite import RunSpec
 from ganbench.train import group_key
 
 MAX_MEMBERS = 64  # beyond this, per-step overhead is already amortised on CPU and GPU alike
+MIN_SPLIT = 4  # members per half below which a unit is not split for parallelism
 MEMORY_SHARE = 0.5  # of a device's free memory one unit may plan to use
 
 
@@ -75,7 +76,12 @@ def free_bytes(device: str) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def plan_units(specs: list[RunSpec], device: str = "cpu", max_members: int = MAX_MEMBERS) -> list[WorkUnit]:
+def plan_units(
+    specs: list[RunSpec], device: str = "cpu", max_members: int = MAX_MEMBERS, min_units: int = 1
+) -> list[WorkUnit]:
+    """Ensembles of specs that share a group_key, each fitting the device's memory; big units are
+    halved until there are `min_units` (the worker slots), so one large sweep still uses every
+    core. Splitting is free: a member's numbers do not depend on its ensemble's composition."""
     groups: dict[str, list[RunSpec]] = {}
     for spec in specs:
         groups.setdefault(group_key(spec), []).append(spec)
@@ -86,5 +92,12 @@ def plan_units(specs: list[RunSpec], device: str = "cpu", max_members: int = MAX
         n_units = math.ceil(len(members) / size)
         per_unit = math.ceil(len(members) / n_units)
         units += [WorkUnit(tuple(members[i : i + per_unit])) for i in range(0, len(members), per_unit)]
+    while len(units) < min_units:
+        largest = max(units, key=lambda u: len(u.specs))
+        if len(largest.specs) < 2 * MIN_SPLIT:
+            break
+        half = math.ceil(len(largest.specs) / 2)
+        units.remove(largest)
+        units += [WorkUnit(largest.specs[:half]), WorkUnit(largest.specs[half:])]
     # Longest first, so the slowest unit never starts last.
     return sorted(units, key=lambda u: -u.run_steps * u.specs[0].train.n_critic)

@@ -1,0 +1,57 @@
+"""Run health: is a finished run a GAN that trained, or one of the known failure modes?
+
+A verdict about two variants is evidence only when their runs trained. Each run is put in one
+class, the first that applies in this order:
+
+- ``diverged``: a loss or weight became NaN/inf or blew past the engine's bound.
+- ``dead_critic``: a Wasserstein critic whose estimate (mean D(real) - mean D(fake)) stays below
+  ``DEAD_CRITIC_RATIO`` of the exact W1 over the last evaluations. A weight-clipped critic's
+  estimate is W1 scaled by its Lipschitz constant, which for clip 0.01 and a 3x128 MLP is at most
+  about 0.03 (product of the layers' norm bounds), so a living clipped critic sits near 1e-2 of W1.
+  A dead one (its ReLU units all off, a constant output, no gradient for G) sits near 1e-6.
+  The threshold 1e-3 lies an order of magnitude from both.
+- ``collapsed``: samples are mostly sharp (``hq_share`` >= ``SHARP_HQ_SHARE``) but sit on at
+  most ``COLLAPSED_MODES_SHARE`` of the modes by the fair-share count (``modes_fair``).
+- ``diffuse``: few sharp samples (``hq_share`` < ``SHARP_HQ_SHARE``) while VEEGAN's >= 1-sample
+  count credits at least half the modes: a cloud, not a mixture (uniform noise is diffuse).
+- ``oscillating``: the quality metric (w1, or FID for images) moved over the last evaluations by
+  more than ``OSCILLATION_RATIO`` of its final value (std over the window / final).
+- ``healthy``: none of the above. Healthy is not good: a healthy run can still be far from the
+  data, which is what the noise reference rows and the metrics themselves say.
+
+Mode-based classes need a mixture (``modes_covered`` present); image runs get the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+CLASSES = ("healthy", "diverged", "dead_critic", "collapsed", "diffuse", "oscillating")
+DEAD_CRITIC_RATIO = 1e-3
+SHARP_HQ_SHARE = 0.1
+COLLAPSED_MODES_SHARE = 0.25
+DIFFUSE_MODES_SHARE = 0.5
+OSCILLATION_RATIO = 0.5
+QUALITY_METRICS = ("w1", "fid", "classifier_fid")  # the first one a run has is its quality metric
+
+
+def classify(status: str, metrics: Mapping[str, float], n_modes: int | None = None) -> str:
+    """The health class of one run from its status and final metrics (see the module doc)."""
+    if status == "diverged" or metrics.get("diverged", 0.0) > 0:
+        return "diverged"
+    ratio = metrics.get("critic_w1_ratio", math.nan)
+    if math.isfinite(ratio) and ratio < DEAD_CRITIC_RATIO:
+        return "dead_critic"
+    hq, fair, covered = (metrics.get(k, math.nan) for k in ("hq_share", "modes_fair", "modes_covered"))
+    if n_modes and math.isfinite(hq):
+        if hq >= SHARP_HQ_SHARE and fair <= COLLAPSED_MODES_SHARE * n_modes:
+            return "collapsed"
+        if hq < SHARP_HQ_SHARE and covered >= DIFFUSE_MODES_SHARE * n_modes:
+            return "diffuse"
+    quality = next((q for q in QUALITY_METRICS if math.isfinite(metrics.get(q, math.nan))), None)
+    if quality is not None:
+        final, osc = metrics[quality], metrics.get(f"{quality}_osc", math.nan)
+        if math.isfinite(osc) and final > 0 and osc > OSCILLATION_RATIO * final:
+            return "oscillating"
+    return "healthy"
