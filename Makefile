@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SUITE   ?= suites/wgan_vs_gan.yaml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/toy_throughput.py
 	$(BIN)/python bench/eval_speed.py
 	$(BIN)/python bench/image_throughput.py
+
+docs: $(STAMP)
+	$(BIN)/ganbench schema --out docs
 
 clean:
 	rm -rf $(VENV) runs

@@ -10,15 +10,19 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ganbench import claims as claims_lib
 from ganbench import leaderboard as board
+from ganbench import samples
 from ganbench.data import build_dataset
 from ganbench.errors import BadInput, Interrupted
+from ganbench.main_module import spawn_safe
 from ganbench.metrics import EvalContext, metric_identity
 from ganbench.plots import sample_figure
 from ganbench.references import evaluate_reference, reference_specs
@@ -56,6 +60,16 @@ class Outcome:
     wall_s: float
     notes: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:  # a notebook shows this, not three whole DataFrames
+        status = self.runs["status"].value_counts().to_dict() if "status" in self.runs else {}
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(status.items()))
+        verdicts = self.claims["verdict"].value_counts().to_dict() if "verdict" in self.claims else {}
+        claims = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none"
+        return (
+            f"Outcome(out_dir={str(self.out_dir)!r}, runs: {len(self.runs)} ({counts}), "
+            f"leaderboard: {len(self.leaderboard)} rows, claims: {claims})"
+        )
+
 
 def output_dir(suite: Suite, out: Path | None) -> Path:
     return Path(out) if out else Path("runs") / suite.name
@@ -72,6 +86,38 @@ def eval_context(suite: Suite, options: RunOptions, out_dir: Path) -> EvalContex
         cache_dir=os.environ.get("GANBENCH_CACHE") or str(Path.home() / ".cache" / "ganbench"),
         precision=options.precision,
     )
+
+
+def run(suite: str | Path | Mapping[str, Any] | Suite, **options: Any) -> Outcome:
+    """Train, evaluate and tabulate a suite from Python: ``ganbench.run("suites/x.yaml", steps=200)``.
+
+    `suite` is a suite file's path, a dict holding what such a file would, or a loaded ``Suite``.
+    `options`: ``steps`` and ``seeds`` (like ``--steps`` / ``--seeds``) and any ``RunOptions`` field
+    (``out``, ``devices``, ``runs_per_device``, ``backend``, ``rerun``, ``retries``, ``quiet``,
+    ``data_root``, ``precision``, ...). Returns the ``Outcome``, whose ``runs``, ``leaderboard`` and
+    ``claims`` are the DataFrames of runs.csv, leaderboard.csv and claims.csv. Bad input raises
+    ``BadInput`` with the CLI's one-line message. Works in a notebook, and in a plain script: where
+    that has no ``if __name__ == "__main__":`` guard, the runs train in the calling process.
+    """
+    from ganbench.registry import did_you_mean
+    from ganbench.suite import load_suite
+
+    steps, seeds = options.pop("steps", None), options.pop("seeds", None)
+    known = [f.name for f in fields(RunOptions)]
+    for name in options:
+        if name not in known:
+            raise TypeError(
+                f"ganbench.run() got an unknown option {name!r}{did_you_mean(name, [*known, 'steps', 'seeds'])}"
+            )
+    if isinstance(suite, Suite):
+        if steps is not None or seeds is not None:  # expand it again with the overrides
+            source = suite.path if suite.path.is_file() else suite.file.model_dump(exclude_unset=True)
+            suite = load_suite(source, steps=steps, seeds=seeds)
+    else:
+        suite = load_suite(suite, steps=steps, seeds=seeds)
+    if options.get("out") is not None:
+        options["out"] = Path(options["out"])
+    return run_suite(suite, RunOptions(**options))
 
 
 def run_suite(suite: Suite, options: RunOptions) -> Outcome:
@@ -132,6 +178,15 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
     from ganbench.progress import progress_bar
 
     devices = parse_devices(options.devices)
+    if options.backend == "local" and not spawn_safe():
+        # Spawned workers would re-run the caller's unguarded script: train here instead.
+        if not options.quiet:
+            _warn(
+                'the calling script has no `if __name__ == "__main__":` guard around this call, so '
+                "its runs train in this process, one ensemble at a time; put the call under such a "
+                "guard to train in parallel worker processes"
+            )
+        options, devices = replace(options, runs_per_device=1), devices[:1]
     uri = options.tracking_uri or default_uri(out_dir)
     tracker = Tracker(uri, experiment=suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
     slots = (os.cpu_count() or 1) if devices == ["cpu"] else len(devices) * max(1, options.runs_per_device)
@@ -146,6 +201,7 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
             # and a signal waits until all three steps are done.
             with interrupts.deferred():
                 mlflow_id = tracker.log_run(result, artifacts, terminate=False)
+                samples.save(out_dir, result.spec.run_id, result.samples)  # the report's panels
                 store.save(out_dir, store.record(result, mlflow_id))
                 tracker.finish_run(mlflow_id, result.status)
                 tracker.supersede(result.spec.run_id, mlflow_id)

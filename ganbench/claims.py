@@ -131,10 +131,11 @@ from scipy import special, stats
 
 from ganbench.leaderboard import diverged_flags
 from ganbench.metrics import metric_info
-from ganbench.registry import Registry
+from ganbench.registry import CLAIM_TESTS
 from ganbench.suite import ClaimConfig
 
-# claims.csv, as DESIGN.md fixes it (rate columns: success_rate and divergence_rate claims)
+# claims.csv, a fixed output contract (README: What a run produces; rate columns: success_rate and
+# divergence_rate claims)
 COLUMNS = [
     "id",
     "text",
@@ -196,7 +197,7 @@ class ClaimTest(NamedTuple):
     one_sample: Callable[[np.ndarray, bool], PValues]
 
 
-CLAIM_TESTS: Registry[ClaimTest] = Registry("claim test")
+# CLAIM_TESTS (declared in ganbench.registry, so suites validate without importing this module)
 
 
 def rank_sum_permutation(x: np.ndarray, y: np.ndarray, fast: bool = False) -> PValues:
@@ -872,7 +873,10 @@ def evaluate_claims(
                 f"claim {claim.id!r}: protocol success_rate needs the suite's `success:` criterion"
             )
         for dataset in claim.datasets or list(pd.unique(runs["dataset"])):
-            rows.append(_prepare(done[done["dataset"] == dataset], claim, dataset, success))
+            subset = done[done["dataset"] == dataset]
+            if claim.healthy_only and "health" in subset:
+                subset = subset[subset["health"].isin(["healthy", "reference"])]
+            rows.append(_prepare(subset, claim, dataset, success))
     results = [_evaluate(row) for row in rows]
     p_value = np.array([r.p_claimed for r in results], dtype=float)
     p_adjusted = adjust_p(p_value, p_adjust)

@@ -77,7 +77,9 @@ def build_parser() -> Parser:
             "--inception-weights", help="local Inception weights file (or GANBENCH_INCEPTION_WEIGHTS)"
         )
         command.add_argument(
-            "--wait", action="store_true", help="if another run holds the output dir, wait for it (default: exit 75)"
+            "--wait",
+            action="store_true",
+            help="if another run holds the output dir, wait for it (default: exit 75)",
         )
         return command
 
@@ -109,6 +111,9 @@ def build_parser() -> Parser:
     validate = commands.add_parser("validate", help="check a suite file, train nothing")
     validate.add_argument("suite", type=Path)
     commands.add_parser("list", help="registered losses, archs, datasets, metrics, optimizers")
+    schema = commands.add_parser("schema", help="write the suite reference (JSON Schema + Markdown)")
+    schema.add_argument("--out", type=Path, default=Path("docs"), help="folder (default: docs)")
+    schema.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files are stale")
     return parser
 
 
@@ -223,6 +228,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from ganbench import schema
+
+    if args.check:
+        stale = schema.stale(args.out)
+        for path in stale:
+            print(f"{path}: stale; run `ganbench schema --out {args.out}`", file=sys.stderr)
+        return EXIT_CHECK_FAILED if stale else 0
+    for path in schema.write(args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
@@ -231,6 +249,7 @@ COMMANDS = {
     "report": cmd_report,
     "validate": cmd_validate,
     "list": cmd_list,
+    "schema": cmd_schema,
 }
 
 if __name__ == "__main__":

@@ -4,18 +4,21 @@ Every function takes discriminator outputs of shape [K, B] (K ensemble members, 
 returns one loss per member, shape [K]; the training step sums them, which keeps the members'
 gradients independent. Losses are written on logits, with softplus for numerical stability:
 log D(x) = -softplus(-x) and log(1 - D(x)) = -softplus(x).
+
+torch is imported when a loss is first computed, not with this module: the suite loader reads
+the losses' defaults (``default_n_critic``, ...) without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ganbench.registry import LOSSES
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -34,18 +37,30 @@ def _mean(x: Tensor) -> Tensor:
     return x.mean(dim=-1)
 
 
+def _softplus(x: Tensor) -> Tensor:
+    from torch.nn.functional import softplus
+
+    return softplus(x)
+
+
+def _relu(x: Tensor) -> Tensor:
+    from torch.nn.functional import relu
+
+    return relu(x)
+
+
 LOSSES.add(
     "mm",  # Goodfellow et al. minimax: G minimises log(1 - D(G(z)))
     GanLoss(
-        d_loss=lambda real, fake: _mean(F.softplus(-real)) + _mean(F.softplus(fake)),
-        g_loss=lambda fake: -_mean(F.softplus(fake)),
+        d_loss=lambda real, fake: _mean(_softplus(-real)) + _mean(_softplus(fake)),
+        g_loss=lambda fake: -_mean(_softplus(fake)),
     ),
 )
 LOSSES.add(
     "ns",  # non-saturating: G maximises log D(G(z))
     GanLoss(
-        d_loss=lambda real, fake: _mean(F.softplus(-real)) + _mean(F.softplus(fake)),
-        g_loss=lambda fake: _mean(F.softplus(-fake)),
+        d_loss=lambda real, fake: _mean(_softplus(-real)) + _mean(_softplus(fake)),
+        g_loss=lambda fake: _mean(_softplus(-fake)),
     ),
 )
 LOSSES.add(
@@ -58,7 +73,7 @@ LOSSES.add(
 LOSSES.add(
     "hinge",  # Lim & Ye / SNGAN
     GanLoss(
-        d_loss=lambda real, fake: _mean(F.relu(1 - real)) + _mean(F.relu(1 + fake)),
+        d_loss=lambda real, fake: _mean(_relu(1 - real)) + _mean(_relu(1 + fake)),
         g_loss=lambda fake: -_mean(fake),
     ),
 )
@@ -87,6 +102,8 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     real, fake: [K, B, *shape]; eps: [K, B] interpolation weights in [0, 1], drawn by the caller
     from each member's own generator. The norm is over all non-batch dims of one sample.
     """
+    import torch
+
     eps = eps.view(eps.shape + (1,) * (real.dim() - 2))
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)

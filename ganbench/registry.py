@@ -3,6 +3,11 @@
 A name is either a registered key (``"wgan"``) or an import path (``"my_pkg.losses:relativistic"``),
 so user code plugs in without touching ganbench. Lookups of unknown names raise ``UnknownName``
 with a "did you mean" hint, which the suite loader turns into a one-line error.
+
+Built-ins are *declared* here by name and the module that registers them, and that module is
+imported on the first lookup of one of its names: `ganbench validate` and `ganbench list` learn
+every name without importing torch (tests/test_cold_start.py). ``check`` tells whether a name
+exists without importing anything; ``get`` returns the implementation.
 """
 
 from __future__ import annotations
@@ -26,6 +31,23 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._declared: dict[str, str] = {}  # built-in name -> module that registers it on import
+
+    def declare(self, module: str, *names: str) -> None:
+        """Names that `module` registers when imported; it is imported on first use of one."""
+        for name in names:
+            self._declared[name] = module
+
+    def names(self) -> list[str]:
+        """Every known name, declared or registered, without importing anything."""
+        return sorted({*self._declared, *self._entries})
+
+    def check(self, name: str) -> str:
+        """`name` if it is known (an import path is imported to check it), else UnknownName."""
+        if name in self._entries or name in self._declared:
+            return name
+        self.get(name)
+        return name
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(obj: T) -> T:
@@ -40,30 +62,30 @@ class Registry(Generic[T]):
         self._entries[name] = obj
 
     def get(self, name: str) -> T:
-        if name not in self._entries:
-            load_builtins()  # a fresh worker process may not have imported them yet
+        if name not in self._entries and name in self._declared:
+            importlib.import_module(self._declared[name])  # registers it (and its neighbours)
         if name in self._entries:
             return self._entries[name]
         if ":" in name:
             return _import_path(name, self.kind)
-        raise UnknownName(f"unknown {self.kind} {_short(name)}{did_you_mean(name, self._entries)}")
+        raise UnknownName(f"unknown {self.kind} {_short(name)}{did_you_mean(name, self.names())}")
 
     def __contains__(self, name: str) -> bool:
-        load_builtins()
-        return name in self._entries or ":" in name
+        return name in self._entries or name in self._declared or ":" in name
 
     def __iter__(self) -> Iterator[str]:
-        load_builtins()
-        return iter(sorted(self._entries))
+        return iter(self.names())
 
     def items(self) -> list[tuple[str, T]]:
-        load_builtins()
-        return sorted(self._entries.items())
+        """(name, implementation) pairs: imports every declared module."""
+        return [(name, self.get(name)) for name in self.names()]
 
 
 def did_you_mean(name: str, choices: Any) -> str:
     # (a long name is no typo of a short one, and difflib is quadratic in it)
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1) if len(str(name)) < 200 else []
+    close = (
+        difflib.get_close_matches(str(name), [str(c) for c in choices], n=1) if len(str(name)) < 200 else []
+    )
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     names = sorted(str(c) if len(str(c)) <= 80 else str(c)[:77] + "..." for c in choices)
     listed = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
@@ -90,21 +112,36 @@ def _short(value: Any) -> str:
 LOSSES: Registry[Any] = Registry("loss")
 ARCHS: Registry[Any] = Registry("arch")
 DATASETS: Registry[Any] = Registry("dataset")
-METRICS: Registry[Any] = Registry("metric")
+METRICS: Registry[Any] = Registry("metric")  # filled at once by ganbench.metrics (no torch)
 OPTIMIZERS: Registry[Any] = Registry("optimizer")
+EVALUATORS: Registry[Any] = Registry("evaluator")  # dataset kind -> evaluate(...) (ganbench.metrics)
+CLAIM_TESTS: Registry[Any] = Registry("claim test")  # ganbench.claims.ClaimTest
 
-
-_loading = False
+# The built-ins: (registry, module that registers them, names). A test imports each module and
+# checks that it registers exactly these names.
+BUILTINS: list[tuple[Registry[Any], str, tuple[str, ...]]] = [
+    (LOSSES, "ganbench.losses", ("hinge", "lsgan", "mm", "ns", "wgan", "wgan-gp")),
+    (ARCHS, "ganbench.models.mlp", ("mlp",)),
+    (ARCHS, "ganbench.models.dcgan", ("dcgan",)),
+    (ARCHS, "ganbench.models.resnet", ("resnet",)),
+    (DATASETS, "ganbench.data.toy", ("grid", "grid25", "ring", "ring8")),
+    (
+        DATASETS,
+        "ganbench.data.images",
+        ("celeba", "cifar10", "digits", "fashion_mnist", "imagefolder", "mnist"),
+    ),
+    (OPTIMIZERS, "ganbench.optim", ("adam", "rmsprop", "sgd")),
+    (EVALUATORS, "ganbench.metrics.mog", ("toy",)),
+    (EVALUATORS, "ganbench.metrics.images", ("image",)),
+    (CLAIM_TESTS, "ganbench.claims", ("bootstrap", "mannwhitney", "permutation", "welch")),
+]
+for _registry, _module, _names in BUILTINS:
+    _registry.declare(_module, *_names)
 
 
 def load_builtins() -> None:
-    """Import the modules whose decorators fill the tables (idempotent, re-entrancy safe)."""
-    global _loading
-    if _loading:
-        return
-    _loading = True
-    import ganbench.data  # noqa: F401
-    import ganbench.losses  # noqa: F401
-    import ganbench.metrics  # noqa: F401
-    import ganbench.models  # noqa: F401
-    import ganbench.optim  # noqa: F401
+    """Import every built-in implementation now (idempotent): lookups do it lazily anyway."""
+    import ganbench.metrics  # noqa: F401  (the metric catalogue)
+
+    for module in dict.fromkeys(module for _, module, _ in BUILTINS):
+        importlib.import_module(module)

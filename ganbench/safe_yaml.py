@@ -105,6 +105,11 @@ def load(text: str, path: Path) -> Any:
         raise BadInput(f"{path}{where}: YAML syntax error: {' '.join(str(problem).split())}") from None
     except RecursionError:
         raise BadInput(f"{path}: YAML nested too deeply (more than {MAX_DEPTH} levels)") from None
+    except (ValueError, TypeError, IndexError, OverflowError, KeyError) as err:
+        # PyYAML's constructors fail on some tagged scalars (`!!float` with no digits: IndexError,
+        # `!!int x`: ValueError, a huge `!!timestamp` year: OverflowError).
+        reason = " ".join(f"{type(err).__name__}: {err}".split())[:120]
+        raise BadInput(f"{path}: YAML value that cannot be read ({reason})") from None
     finally:
         loader.dispose()
 

@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import json
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,11 +31,20 @@ from pydantic import (
 
 from ganbench import safe_yaml
 from ganbench.errors import BadInput
-from ganbench.registry import ARCHS, DATASETS, LOSSES, OPTIMIZERS, UnknownName, did_you_mean, load_builtins
+from ganbench.registry import (
+    ARCHS,
+    CLAIM_TESTS,
+    DATASETS,
+    LOSSES,
+    OPTIMIZERS,
+    UnknownName,
+    did_you_mean,
+)
 from ganbench.sweep import SweepConfig, expand, nested
 from ganbench.sweep import label as config_label
 
 MAX_RUNS = 100_000  # datasets x configurations x seeds; checked before anything is expanded
+DICT_LABEL = "<dict>"  # what errors call a suite given as a mapping instead of a file
 REFERENCES = ("noise", "data")  # reserved variant names of the reference rows (see references.py)
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -45,7 +55,7 @@ Unit = Annotated[float, Field(ge=0, lt=1)]
 def registered(registry: Any, name: str) -> str:
     """Validator body: pydantic reports ValueErrors with their key path, not KeyErrors."""
     try:
-        registry.get(name)
+        registry.check(name)  # a built-in's implementation (and torch) is not imported
     except UnknownName as err:
         raise ValueError(str(err)) from None
     return name
@@ -56,13 +66,15 @@ class Strict(BaseModel):
 
 
 class OptimizerConfig(Strict):
-    name: str = "adam"
-    lr: PositiveFloat = 1e-4
-    betas: tuple[Unit, Unit] = (0.5, 0.999)  # adam
-    momentum: Unit = 0.0  # sgd
-    alpha: Unit = 0.99  # rmsprop smoothing constant (torch's default)
-    eps: PositiveFloat = 1e-8
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    """An optimizer and its hyperparameters (``optimizer``, ``optimizer_g``, ``optimizer_d``)."""
+
+    name: str = Field("adam", description="`sgd`, `rmsprop` or `adam` (as in torch.optim, defaults included)")
+    lr: PositiveFloat = Field(1e-4, description="learning rate")
+    betas: tuple[Unit, Unit] = Field((0.5, 0.999), description="Adam's (beta1, beta2)")
+    momentum: Unit = Field(0.0, description="SGD's momentum")
+    alpha: Unit = Field(0.99, description="RMSProp's smoothing constant (torch's default)")
+    eps: PositiveFloat = Field(1e-8, description="added to the denominator (RMSProp, Adam)")
+    weight_decay: Annotated[float, Field(ge=0)] = Field(0.0, description="L2 penalty added to the gradient")
 
     @field_validator("name")
     @classmethod
@@ -71,19 +83,26 @@ class OptimizerConfig(Strict):
 
 
 class ModelConfig(Strict):
-    arch: str = "mlp"
-    z_dim: PositiveInt = 2
-    hidden: PositiveInt = 128  # MLP width
-    depth: PositiveInt = 3  # MLP hidden layers
-    activation: Literal["relu", "leaky_relu", "elu", "tanh"] = "relu"
-    batch_norm: bool = False  # in the generator
-    width: PositiveInt = 64  # base channel count of conv archs
-    spectral_norm: bool = False  # in the discriminator
-    # Weights of the built-in archs: `default` is each arch's own (mlp: torch's U(+-1/sqrt(fan_in))
-    # for weights and biases; dcgan: N(0, 0.02); resnet: Xavier uniform, gain sqrt(2) after ReLUs);
-    # the others as torch.nn.init draws them, with zero biases: N(0, 0.02) (DCGAN, the WGAN-GP toy
-    # script), Xavier uniform (gain 1), Kaiming normal (fan_in, ReLU gain).
-    init: Literal["default", "normal_0.02", "xavier", "kaiming"] = "default"
+    """The generator and discriminator architecture (``model``)."""
+
+    arch: str = Field(
+        "mlp",
+        description="`mlp`, `dcgan`, `resnet`, or an import path `pkg.module:build` (docs/extending.md)",
+    )
+    z_dim: PositiveInt = Field(2, description="dimension of the generator's noise input")
+    hidden: PositiveInt = Field(128, description="MLP width")
+    depth: PositiveInt = Field(3, description="MLP hidden layers")
+    activation: Literal["relu", "leaky_relu", "elu", "tanh"] = Field("relu", description="MLP activation")
+    batch_norm: bool = Field(False, description="batch norm in the generator")
+    width: PositiveInt = Field(64, description="base channel count of conv archs (dcgan, resnet)")
+    spectral_norm: bool = Field(False, description="spectral norm in the discriminator")
+    init: Literal["default", "normal_0.02", "xavier", "kaiming"] = Field(
+        "default",
+        description="weights of the built-in archs: `default` is each arch's own (mlp: torch's "
+        "U(+-1/sqrt(fan_in)) for weights and biases; dcgan: N(0, 0.02); resnet: Xavier uniform, gain "
+        "sqrt(2) after ReLUs); the others as torch.nn.init draws them, with zero biases: N(0, 0.02) "
+        "(DCGAN, the WGAN-GP toy script), Xavier uniform (gain 1), Kaiming normal (fan_in, ReLU gain)",
+    )
 
     @field_validator("arch")
     @classmethod
@@ -95,34 +114,62 @@ class CriticWarmupConfig(Strict):
     """The WGAN reference code's critic schedule: `n_critic` critic updates, instead of the
     variant's, before each of the first `steps` generator updates and before every `every`-th one."""
 
-    steps: Annotated[int, Field(ge=0)] = 25
-    every: PositiveInt = 500
-    n_critic: PositiveInt = 100
+    steps: Annotated[int, Field(ge=0)] = Field(
+        25, description="generator updates at the start that get the extra critic updates"
+    )
+    every: PositiveInt = Field(500, description="and every `every`-th generator update after them")
+    n_critic: PositiveInt = Field(100, description="critic updates before each of those generator updates")
 
 
 class TrainConfig(Strict):
     """One variant after ``defaults`` are merged in: everything that shapes a training run."""
 
-    loss: str = "ns"
-    n_critic: PositiveInt | None = None  # None: the loss's default (wgan, wgan-gp: 5; others: 1)
-    # Weight clipping of the critic. Not given: the loss's default (wgan: 0.01); `clip: null` turns it off.
-    clip: PositiveFloat | None = None
-    # The WGAN code's extra critic updates; `{}` gives its {steps: 25, every: 500, n_critic: 100}.
-    critic_warmup: CriticWarmupConfig | None = None
-    gp_weight: Annotated[float, Field(ge=0)] | None = None  # None: the loss's own default
-    optimizer: OptimizerConfig = OptimizerConfig()
-    optimizer_g: OptimizerConfig | None = None  # None: `optimizer`
-    optimizer_d: OptimizerConfig | None = None
-    steps: PositiveInt = 5000  # generator updates
-    batch_size: PositiveInt = 64
-    eval_every: PositiveInt = 500
-    eval_samples: PositiveInt = 2500
-    min_count: PositiveInt = 1  # high-quality samples a mode needs to count as covered
-    w1_points: PositiveInt = 1000  # points per side of the exact Wasserstein-1 distance
-    ema: Unit | None = None  # decay of an EMA copy of G's weights used for evaluation
-    image_metrics: list[Literal["inception", "classifier"]] = ["classifier"]  # image metric groups to compute
-    prdc_k: PositiveInt = 5  # k of the k-NN balls of precision/recall and density/coverage (Naeem et al.)
-    model: ModelConfig = ModelConfig()
+    loss: str = Field(
+        "ns",
+        description="GAN objective: `mm` (minimax), `ns` (non-saturating), `lsgan`, `hinge`, `wgan`, "
+        "`wgan-gp`, or an import path `pkg.module:loss` (docs/extending.md)",
+    )
+    n_critic: PositiveInt | None = Field(
+        None,
+        description="critic updates per generator update; not given: the loss's (wgan, wgan-gp: 5; others: 1)",
+    )
+    clip: PositiveFloat | None = Field(
+        None,
+        description="weight clipping of the critic to [-clip, clip]; not given: the loss's default "
+        "(wgan: 0.01); `clip: null` turns it off",
+    )
+    critic_warmup: CriticWarmupConfig | None = Field(
+        None,
+        description="the WGAN code's extra critic updates; `{}` gives its {steps: 25, every: 500, n_critic: 100}",
+    )
+    gp_weight: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="gradient-penalty weight (lambda); not given: the loss's (wgan-gp: 10; others: 0)"
+    )
+    optimizer: OptimizerConfig = Field(OptimizerConfig(), description="optimizer of both nets")
+    optimizer_g: OptimizerConfig | None = Field(
+        None, description="the generator's optimizer; not given: `optimizer`"
+    )
+    optimizer_d: OptimizerConfig | None = Field(
+        None, description="the discriminator's optimizer; not given: `optimizer`"
+    )
+    steps: PositiveInt = Field(5000, description="generator updates")
+    batch_size: PositiveInt = Field(64, description="samples per batch (real and generated)")
+    eval_every: PositiveInt = Field(
+        500, description="generator updates between evaluations (capped at `steps`)"
+    )
+    eval_samples: PositiveInt = Field(2500, description="generated samples per evaluation")
+    min_count: PositiveInt = Field(1, description="high-quality samples a mode needs to count as covered")
+    w1_points: PositiveInt = Field(1000, description="points per side of the exact Wasserstein-1 distance")
+    ema: Unit | None = Field(
+        None, description="decay of an EMA copy of G's weights used for evaluation; null: none"
+    )
+    image_metrics: list[Literal["inception", "classifier"]] = Field(
+        ["classifier"], description="image metric groups to compute (inception needs offline weights)"
+    )
+    prdc_k: PositiveInt = Field(
+        5, description="k of the k-NN balls of precision/recall and density/coverage (Naeem et al.)"
+    )
+    model: ModelConfig = Field(ModelConfig(), description="architecture")
 
     @field_validator("loss")
     @classmethod
@@ -175,26 +222,40 @@ class ClaimConfig(Strict):
     """`better` beats `worse` on `metric` (two samples), or `better` beats `threshold` (one sample,
     e.g. "the critic's estimate correlates positively with quality": w_quality_corr > 0)."""
 
-    id: str
-    text: str = ""
-    metric: str
-    better: str
-    worse: str | None = None
-    threshold: float | None = None
-    datasets: list[str] | None = None  # dataset labels; None: all
-    expect: Literal["supported", "contradicted", "inconclusive"] = "supported"
-    test: str = "permutation"  # a name in ganbench.claims.CLAIM_TESTS (permutation, welch, ...)
-    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
-    # How configs x seeds of swept variants decide it: all runs as one sample, the best config of
-    # each side (picked on `selection_seeds`) on fresh seeds, or the share of successful runs.
-    protocol: Literal["pooled", "tuned", "success_rate"] = "pooled"
-    selection_seeds: PositiveInt | None = None  # tuned: the first N sorted seeds pick; None: half, at least 1
+    id: str = Field(description="short name of the claim (a row of claims.csv per dataset)")
+    text: str = Field("", description="the claim in words")
+    metric: str = Field(description="any metric in runs.csv; its direction comes from the metric catalogue")
+    better: str = Field(description="the variant expected to be better (or `noise` / `data`)")
+    worse: str | None = Field(None, description="the variant expected to be worse; give this or `threshold`")
+    threshold: float | None = Field(
+        None, description="one-sample claim: `better` beats this value (e.g. w_quality_corr > 0)"
+    )
+    datasets: list[str] | None = Field(None, description="dataset labels to test it on; null: all")
+    expect: Literal["supported", "contradicted", "inconclusive"] = Field(
+        "supported", description="the verdict `ganbench check` requires"
+    )
+    test: str = Field(
+        "permutation", description="`permutation`, `mannwhitney`, `welch` or `bootstrap` (ganbench.claims)"
+    )
+    alpha: Annotated[float, Field(gt=0, lt=1)] = Field(0.05, description="significance level")
+    protocol: Literal["pooled", "tuned", "success_rate"] = Field(
+        "pooled",
+        description="how configs x seeds of swept variants decide it: all runs as one sample, the "
+        "best config of each side (picked on `selection_seeds`) on fresh seeds, or the share of "
+        "successful runs (`success:`)",
+    )
+    selection_seeds: PositiveInt | None = Field(
+        None, description="tuned: the first N sorted seeds pick the config; null: half, at least 1"
+    )
+    healthy_only: bool = Field(
+        False,
+        description="test only the runs classified healthy (ganbench.health): for claims about how "
+        "a working GAN behaves (e.g. the critic's loss tracks quality), which a dead critic would blur",
+    )
 
     @field_validator("test")
     @classmethod
     def _known_test(cls, test: str) -> str:
-        from ganbench.claims import CLAIM_TESTS  # late: claims imports this module
-
         return registered(CLAIM_TESTS, test)
 
     @model_validator(mode="after")
@@ -213,10 +274,16 @@ class ClaimConfig(Strict):
 class ToleranceConfig(Strict):
     """Band around a baseline mean that a regression check accepts (the widest given wins)."""
 
-    metrics: list[str] | None = None  # None: every metric in the baseline
-    absolute: Annotated[float, Field(ge=0)] | None = None
-    relative: Annotated[float, Field(ge=0)] | None = None
-    k_se: Annotated[float, Field(ge=0)] | None = None  # k standard errors of the baseline mean
+    metrics: list[str] | None = Field(
+        None, description="metrics to check; null: every metric in the baseline"
+    )
+    absolute: Annotated[float, Field(ge=0)] | None = Field(None, description="band of +- this value")
+    relative: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="band of +- this share of the baseline mean"
+    )
+    k_se: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="band of +- k standard errors of the baseline mean"
+    )
 
     @model_validator(mode="after")
     def _some_band(self) -> ToleranceConfig:
@@ -226,36 +293,65 @@ class ToleranceConfig(Strict):
 
 
 class ObjectiveConfig(Strict):
-    metric: str
-    dataset: str | None = None  # None: mean over the suite's datasets
+    """What `ganbench tune` optimises (``tune.objective``)."""
+
+    metric: str = Field(description="a per-run metric; its direction comes from the metric catalogue")
+    dataset: str | None = Field(None, description="dataset label; null: the mean over the suite's datasets")
 
 
 class TuneConfig(Strict):
-    variant: str
-    objective: ObjectiveConfig
-    # key path into the variant (e.g. optimizer.lr) -> {log_uniform|uniform|int: [lo, hi]} or {choice: [...]}
-    space: dict[str, dict[Literal["log_uniform", "uniform", "int", "choice"], list[Any]]]
-    trials: PositiveInt = 20
-    seeds: PositiveInt | None = None  # seeds per trial; None: the suite's
+    """Optuna search of one variant's hyperparameters (``ganbench tune``)."""
+
+    variant: str = Field(description="the variant to tune")
+    objective: ObjectiveConfig = Field(description="what to optimise")
+    space: dict[str, dict[Literal["log_uniform", "uniform", "int", "choice"], list[Any]]] = Field(
+        description="key path into the variant (e.g. optimizer.lr) -> {log_uniform|uniform|int: "
+        "[low, high]} or {choice: [...]}"
+    )
+    trials: PositiveInt = Field(20, description="Optuna trials (`--trials` overrides)")
+    seeds: PositiveInt | None = Field(None, description="seeds per trial; null: the suite's")
 
 
 class SuiteFile(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    description: str = ""
-    defaults: dict[str, Any] = {}
-    datasets: list[str | dict[str, Any]]
-    seeds: PositiveInt | list[Annotated[int, Field(ge=0)]] = 5
-    variants: dict[str, dict[str, Any]]
-    claims: list[ClaimConfig] = []
-    p_adjust: Literal["holm", "bh", "none"] = "holm"  # multiple comparisons over claims x datasets
-    # What a successful run is (success_rate claims): every condition holds, e.g. {w1: {below: 0.3}}.
-    success: dict[str, dict[Literal["below", "above"], float]] | None = Field(
-        default=None, validate_default=True
+    """A suite file: datasets x variants x seeds, and the claims the suite tests."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
+        description="the suite's name: labels its runs and the default output dir runs/<name>"
     )
-    tolerance: ToleranceConfig | None = None
-    tune: TuneConfig | None = None
-    data_root: str | None = None  # image datasets; CLI --data-root and GANBENCH_DATA_ROOT win
-    inception_weights: str | None = None  # offline Inception weights file for FID/IS/KID
+    description: str = Field("", description="what the suite asks, in words")
+    defaults: dict[str, Any] = Field(
+        {}, description="variant keys (the Variant table) applied to every variant, deep-merged"
+    )
+    datasets: list[str | dict[str, Any]] = Field(
+        description="registry names (`ring8`) or `{name: ring, modes: 8, ..., label: ...}` (the Datasets table)"
+    )
+    seeds: PositiveInt | list[Annotated[int, Field(ge=0)]] = Field(
+        5, description="a count N (seeds 0..N-1) or an explicit list of seeds"
+    )
+    variants: dict[str, dict[str, Any]] = Field(
+        description="variant name -> variant keys (the Variant table), over `defaults`; `noise` and `data` are reserved"
+    )
+    claims: list[ClaimConfig] = Field([], description="the claims the suite tests (the Claim table)")
+    p_adjust: Literal["holm", "bh", "none"] = Field(
+        "holm", description="multiple-comparison adjustment over claims x datasets (p_adjusted)"
+    )
+    success: dict[str, dict[Literal["below", "above"], float]] | None = Field(
+        default=None,
+        validate_default=True,
+        description="what a successful run is (success_rate claims): every condition holds, e.g. "
+        "{w1: {below: 0.3}, hq_share: {above: 0.5}}",
+    )
+    tolerance: ToleranceConfig | None = Field(
+        None, description="the regression band of `ganbench check --baseline`"
+    )
+    tune: TuneConfig | None = Field(None, description="the search of `ganbench tune`")
+    data_root: str | None = Field(
+        None, description="folder with image datasets; --data-root and GANBENCH_DATA_ROOT win"
+    )
+    inception_weights: str | None = Field(
+        None,
+        description="offline Inception weights file for FID/IS/KID; --inception-weights and GANBENCH_INCEPTION_WEIGHTS win",
+    )
 
     @field_validator("success")
     @classmethod
@@ -339,11 +435,18 @@ class Suite:
 # ----------------------------------------------------------------------------- loading
 
 
-def load_suite(path: str | Path, *, steps: int | None = None, seeds: int | None = None) -> Suite:
-    """Read, validate and expand a suite file; any problem raises BadInput naming file and key."""
-    load_builtins()
-    path = Path(path)
-    raw = _read_yaml(path)
+def load_suite(
+    path: str | Path | Mapping[str, Any], *, steps: int | None = None, seeds: int | None = None
+) -> Suite:
+    """Read, validate and expand a suite file; any problem raises BadInput naming file and key.
+
+    `path` may also be a mapping holding what the YAML file would (``{"name": ..., "datasets":
+    [...], ...}``): it is validated the same way, and errors name it ``<dict>``."""
+    if isinstance(path, Mapping):
+        raw, path = _from_mapping(path), Path(DICT_LABEL)
+    else:
+        path = Path(path)
+        raw = _read_yaml(path)
     file = _validate(SuiteFile, raw, path, ())
     _check_seeds(file, path)
     for name in file.variants:
@@ -442,6 +545,15 @@ def _check_seeds(file: SuiteFile, path: Path) -> None:
             if seed in seen:
                 raise BadInput(f"{path}: seeds[{i}]: seed {seed} is listed twice")
             seen.add(seed)
+
+
+def _from_mapping(suite: Mapping[str, Any]) -> dict[str, Any]:
+    """A suite given as a mapping, as plain data: a deep copy (the caller's dict is never changed),
+    with the top-level keys checked to be strings as YAML's would be."""
+    for key in suite:
+        if not isinstance(key, str):
+            raise BadInput(f"{DICT_LABEL}: top-level keys must be strings, got {safe_yaml.short(key)}")
+    return copy.deepcopy(dict(suite))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -615,7 +727,9 @@ def _format_error(err: ValidationError, path: Path, prefix: tuple[Any, ...], mod
         return f"{path}: {key}: required key is missing"
     got = first.get("input")
     return (
-        f"{path}: {key}: {message}, got {safe_yaml.short(got)}" if not isinstance(got, dict) else f"{path}: {key}: {message}"
+        f"{path}: {key}: {message}, got {safe_yaml.short(got)}"
+        if not isinstance(got, dict)
+        else f"{path}: {key}: {message}"
     )
 
 

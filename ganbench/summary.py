@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganbench import leaderboard as board
 from ganbench.errors import BadInput
+
+if TYPE_CHECKING:  # imported where used: `ganbench list` needs neither (tests/test_cold_start.py)
+    import pandas as pd
 
 # Piped output (nohup, CI logs) gets a wide console instead of 80 columns that cut every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -28,6 +30,8 @@ SUMMARY_METRICS = (
 
 
 def print_outcome(outcome) -> None:
+    from ganbench import leaderboard as board
+
     runs, lb = outcome.runs, outcome.leaderboard
     status = runs["status"].value_counts().to_dict() if not runs.empty else {}
     console.print(
@@ -141,10 +145,21 @@ def print_check(failed_claims: pd.DataFrame, regressions: pd.DataFrame) -> int:
 
 
 def publish_leaderboard(out_dir: Path, fmt: str, output: Path | None) -> None:
+    import pandas as pd
+
+    from ganbench import leaderboard as board
+
     runs_csv = out_dir / "runs.csv"
     if not runs_csv.exists():
         raise BadInput(f"{runs_csv}: no runs.csv here; run `ganbench run SUITE --out {out_dir}` first")
-    lb = board.aggregate(pd.read_csv(runs_csv))
+    try:
+        runs = pd.read_csv(runs_csv)
+    except (ValueError, OSError) as err:  # a corrupt table: ParserError, UnicodeDecodeError, ...
+        reason = " ".join(str(err).split())[:120]
+        raise BadInput(
+            f"{runs_csv}: unreadable ({reason}); `ganbench run SUITE --out {out_dir}` rebuilds it from the records"
+        ) from None
+    lb = board.aggregate(runs)
     claims_csv = out_dir / "claims.csv"
     claims = pd.read_csv(claims_csv) if claims_csv.exists() else None
     text = lb.to_csv(index=False) if fmt == "csv" else board.to_markdown(lb, claims)
@@ -157,15 +172,22 @@ def publish_leaderboard(out_dir: Path, fmt: str, output: Path | None) -> None:
 
 
 def print_registries() -> None:
+    """Names only: no implementation (and so no torch) is imported."""
     from ganbench.metrics import EVALUATORS
-    from ganbench.registry import ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS, load_builtins
+    from ganbench.registry import ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS
 
-    load_builtins()
     for registry in (LOSSES, ARCHS, DATASETS, OPTIMIZERS, EVALUATORS):
-        console.print(f"[bold]{registry.kind}s[/bold]: {', '.join(registry)}")
+        plural = registry.kind + ("es" if registry.kind.endswith("s") else "s")
+        console.print(f"[bold]{plural}[/bold]: {', '.join(registry.names())}")
     table = Table(title="metrics")
-    for column in ("metric", "better", "description"):
+    for column in ("metric", "better", "range", "description"):
         table.add_column(column)
     for name, info in METRICS.items():
-        table.add_row(name, "higher" if info.higher_is_better else "lower", info.description)
+        low, high = info.bounds
+        span = "" if low is None and high is None else f"[{_bound(low, '-inf')}, {_bound(high, 'inf')}]"
+        table.add_row(name, "higher" if info.higher_is_better else "lower", span, info.description)
     console.print(table)
+
+
+def _bound(value: float | None, unbounded: str) -> str:
+    return unbounded if value is None else f"{value:g}"

@@ -49,12 +49,21 @@ def _is_number(value: Any) -> bool:
 
 
 class SweepConfig(BaseModel):
+    """A variant's (or `defaults`') `sweep:`: its configurations, each a sub-variant."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
-    random: dict[str, Distribution] = {}
-    samples: Annotated[int, Field(ge=1, le=100_000)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(
+        {}, description="key path -> list of values; every combination of the grid axes is a configuration"
+    )
+    random: dict[str, Distribution] = Field(
+        {},
+        description="key path -> {log_uniform|uniform|int: [low, high]} or {choice: [...]} (as tune.space)",
+    )
+    samples: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        1, description="draws of the random axes per grid point"
+    )
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of the random draws")
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:

@@ -238,11 +238,11 @@ def sqlite_path(uri: str) -> Path | None:
 
 @contextlib.contextmanager
 def store_setup_lock(db: Path | None) -> Iterator[None]:
-    """An exclusive flock on `<db>.setup-lock` (nothing for non-SQLite stores)."""
+    """An exclusive flock on `.<db>.setup-lock` beside the file (nothing for non-SQLite stores)."""
     if db is None:
         yield
         return
-    lock = db.with_name(db.name + ".setup-lock")
+    lock = db.with_name(f".{db.name}.setup-lock")
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock, "a")  # noqa: SIM115 - closed below
@@ -278,8 +278,24 @@ def _open(uri: str, db: Path | None, experiment: str, artifact_root: Path) -> tu
             if _transient(err) and attempt < SETUP_TRIES - 1:
                 time.sleep(0.2 * (attempt + 1))
                 continue
+            _forget_store(uri)  # so that this process can use the store once it is repaired
             raise OutputError(_store_problem(uri, db, err)) from None
     raise AssertionError("unreachable")
+
+
+def _forget_store(uri: str) -> None:
+    """MLflow caches a store and an SQLAlchemy engine (open connections) per URI for the life of
+    the process (private caches: best effort)."""
+    with contextlib.suppress(Exception):
+        from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+        _tracking_store_registry._get_store_with_resolved_uri.cache_clear()
+    with contextlib.suppress(Exception):
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        engine = SqlAlchemyStore._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
 
 
 def _first_line(err: BaseException) -> str:
@@ -324,7 +340,8 @@ class _Retrying:
                         time.sleep(min(2.0, 0.05 * 2**attempt))
                         continue
                     if self._db is not None and any(
-                        p in text for p in ("readonly database", "disk is full", "disk i/o error", "unable to open")
+                        p in text
+                        for p in ("readonly database", "disk is full", "disk i/o error", "unable to open")
                     ):
                         raise OutputError(
                             f"{self._db}: cannot write: {_first_line(err)} (the output dir must be "

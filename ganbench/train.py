@@ -99,7 +99,7 @@ class Streams:
         self.z_dim = z_dim
         self.device = device
         self.gens = {name: [stream(s.seed, name) for s in specs] for name in ("noise", "data", "penalty")}
-        self.step = 0  # generator step the current chunk starts at
+        self.loaded = -1  # index of the chunk of draws held now
 
     def chunk(self) -> None:
         t = self.train
@@ -123,8 +123,9 @@ class Streams:
         """Noise (and real data, penalty weights) of generator step `step` (0-based)."""
         if critic_iter is not None and critic_iter >= self.train.n_critic:
             return self.warmup()
-        if step % CHUNK == 0:
+        if step // CHUNK != self.loaded:  # once per chunk, not once per call at its first step
             self.chunk()
+            self.loaded = step // CHUNK
         i = step % CHUNK
         n = self.train.n_critic
         if critic_iter is None:  # the generator's own update

@@ -10,7 +10,7 @@ import torch
 
 torch.set_num_threads(1)  # tests are many tiny ops: threads only add overhead here
 
-# The columns of claims.csv as DESIGN.md fixes them, written out here so that a test fails if the code drifts.
+# The columns of claims.csv (a fixed output contract), written out here so that a test fails if the code drifts.
 CLAIMS_COLUMNS = [
     "id",
     "text",

@@ -71,9 +71,9 @@ def test_fair_share_count_needs_a_tenth_of_the_fair_share():
 
 def test_constant_critic_is_dead():
     """A critic whose estimate is ~0 while the exact W1 is 0.5 (through the engine's own final-
-    metric code) is dead; a clipped critic at 1% of W1 is alive."""
+    metric code) is dead (ratio 2e-7); a clipped critic at 1e-5 of W1 is alive."""
     evals = [{"step": s, "metrics": [{"w1": 0.5, "hq_share": 0.5, "modes_fair": 8.0}]} for s in (10, 20, 30)]
-    for estimate, expected in ((1e-7, "dead_critic"), (5e-3, "healthy")):
+    for estimate, expected in ((1e-7, "dead_critic"), (5e-6, "healthy")):
         curves = np.zeros((3, 30, 1))
         curves[2] = estimate
         metrics = _final_metrics({"w1": 0.5, "hq_share": 0.5, "modes_fair": 8.0}, evals, curves, 0, True, False)
@@ -117,3 +117,13 @@ def test_reference_rows_in_runs_and_leaderboard(tmp_path, tiny_suite):
     assert set(w1.loc[["gan", "wgan"], "vs_noise"]) == {"not better"}
     assert "†" in (tmp_path / "out" / "leaderboard.md").read_text()
     assert pd.read_csv(tmp_path / "out" / "runs.csv")["health"].notna().all()
+
+
+def test_image_references_are_uniform_pixels_and_real_images():
+    dataset = build_dataset({"name": "digits"})
+    noise = reference_samples(dataset, "noise", 256, torch.Generator().manual_seed(0))
+    data = reference_samples(dataset, "data", 256, torch.Generator().manual_seed(0))
+    assert noise.shape == data.shape == (256, *dataset.shape)
+    assert -1 <= float(noise.min()) < -0.9 and 0.9 < float(noise.max()) <= 1
+    assert abs(float(noise.mean())) < 0.05  # uniform over [-1, 1]
+    assert float(data.mean()) < -0.3  # digits: mostly background

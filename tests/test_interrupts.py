@@ -35,7 +35,7 @@ seeds: 2
 variants:
   quick: {loss: ns, steps: 20, eval_every: 20, optimizer: {name: adam, lr: 1.0e-3}}
   quick_wgan: {loss: wgan, clip: 0.05, steps: 20, eval_every: 20, optimizer: {name: rmsprop, lr: 1.0e-3}}
-  slow: {loss: ns, steps: 5000, eval_every: 2500, optimizer: {name: adam, lr: 1.0e-3}}
+  slow: {loss: ns, steps: 3000, eval_every: 1500, optimizer: {name: adam, lr: 1.0e-3}}
 """
 LINE = re.compile(r"^interrupted: (\d+) runs finished, (\d+) pending; run the same command to resume$")
 

@@ -5,14 +5,15 @@ object following ``Dataset``. Presets such as ``ring8`` are registered as dicts 
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import torch
+from typing import TYPE_CHECKING, Protocol
 
 from ganbench.data import (
     images,  # noqa: F401  (registers mnist, cifar10, digits, ...)
     toy,  # noqa: F401  (registers ring, grid, ring8, grid25)
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Dataset(Protocol):

@@ -9,7 +9,8 @@ the rows that are sampled are converted to float32 in [-1, 1].
 Files are looked for under the data root: the ``data_root`` argument, else the environment
 variable GANBENCH_DATA_ROOT, else ``./data``. Missing files raise ``BadInput`` with one line
 naming the path and how to get the data. Loaded datasets are memoised per process, so the many
-ensembles of a suite load each dataset once.
+ensembles of a suite load each dataset once. torch is imported when a dataset is loaded, not with
+this module (the suite loader reads the factories' signatures without it).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING, ClassVar
 
 from ganbench.errors import BadInput
 from ganbench.registry import DATASETS
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 HOLDOUT_SEED = 0  # fixed permutation for sets without an official test split
 
@@ -51,6 +52,8 @@ class ImageDataset:
         return int(max(self.train_labels.max(), self.test_labels.max())) + 1
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        import torch
+
         rows = torch.randint(len(self.train_pixels), (n,), generator=generator)
         return to_float(self.train_pixels[rows])
 
@@ -72,6 +75,8 @@ def to_float(pixels: Tensor) -> Tensor:
 
 def to_uint8(images: Tensor) -> Tensor:
     """float images in [-1, 1] -> uint8, as a saved PNG would hold them (NaN becomes 0)."""
+    import torch
+
     scaled = (torch.nan_to_num(images.detach().float().cpu(), nan=-1.0) + 1) * 127.5
     return scaled.round_().clamp_(0, 255).to(torch.uint8)
 
@@ -103,6 +108,8 @@ def _limited(dataset: ImageDataset, limit: int) -> ImageDataset:
 
 
 def _torchvision_split(cls: type, root: Path, train: bool, download: bool) -> tuple[Tensor, Tensor]:
+    import torch
+
     data = cls(str(root), train=train, download=download)
     pixels = torch.as_tensor(data.data)
     pixels = pixels.unsqueeze(1) if pixels.dim() == 3 else pixels.permute(0, 3, 1, 2)  # MNIST HW, CIFAR HWC
@@ -136,18 +143,21 @@ def _torchvision(name: str, data_root: str | None, download: bool, limit: int, f
 
 @DATASETS.register("mnist")
 def mnist(download: bool = False, limit: int = 0, data_root: str | None = None) -> ImageDataset:
+    """MNIST, 28x28 grey, 60,000 training and 10,000 test images (torchvision's files)."""
     files = "put the MNIST IDX files (train-images-idx3-ubyte, ...) in {root}/MNIST/raw"
     return _torchvision("mnist", data_root, download, limit, files)
 
 
 @DATASETS.register("fashion_mnist")
 def fashion_mnist(download: bool = False, limit: int = 0, data_root: str | None = None) -> ImageDataset:
+    """Fashion-MNIST, 28x28 grey, 60,000 training and 10,000 test images (torchvision's files)."""
     files = "put the Fashion-MNIST IDX files (train-images-idx3-ubyte, ...) in {root}/FashionMNIST/raw"
     return _torchvision("fashion_mnist", data_root, download, limit, files)
 
 
 @DATASETS.register("cifar10")
 def cifar10(download: bool = False, limit: int = 0, data_root: str | None = None) -> ImageDataset:
+    """CIFAR-10, 32x32 colour, 50,000 training and 10,000 test images (torchvision's files)."""
     files = "extract cifar-10-python.tar.gz so that {root}/cifar-10-batches-py exists"
     return _torchvision("cifar10", data_root, download, limit, files)
 
@@ -157,6 +167,8 @@ def cifar10(download: bool = False, limit: int = 0, data_root: str | None = None
 
 def _decode(dataset: torch.utils.data.Dataset) -> tuple[Tensor, Tensor]:
     """Decode a PIL-backed dataset whose transform yields uint8 tensors, with loader workers."""
+    import torch
+
     workers = min(8, os.cpu_count() or 1)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=256, num_workers=workers if len(dataset) > 2000 else 0
@@ -191,8 +203,9 @@ def _load_celeba(root: Path, download: bool) -> tuple[Tensor, Tensor]:
     return _decode(_Unlabelled(splits[0]))[0], _decode(_Unlabelled(splits[1]))[0]
 
 
-class _Unlabelled(torch.utils.data.Dataset):
-    """CelebA with target_type=[] yields (image, None); give the loader a constant label."""
+class _Unlabelled:
+    """CelebA with target_type=[] yields (image, None); give the loader a constant label.
+    (A map-style dataset for DataLoader: __len__ and __getitem__ are all it asks of one.)"""
 
     def __init__(self, inner: torch.utils.data.Dataset) -> None:
         self.inner = inner
@@ -222,6 +235,8 @@ def _load_folder(path: Path, size: int, holdout: float) -> tuple[Tensor, ...]:
         raise BadInput(
             f"imagefolder: no images in {path} ({_first_line(err)}); expected one subfolder per class"
         ) from None
+    import torch
+
     pixels, labels = _decode(folder)
     order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
     n_test = max(1, round(holdout * len(pixels)))
@@ -248,6 +263,8 @@ def imagefolder(
 
 @functools.lru_cache(maxsize=4)
 def _load_digits(size: int, holdout: float) -> tuple[Tensor, ...]:
+    import torch
+    import torch.nn.functional as F
     from sklearn.datasets import load_digits
 
     digits = load_digits()

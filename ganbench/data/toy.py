@@ -2,18 +2,22 @@
 
 Each mode is equally likely and isotropic with the same ``std``, which is what the 3-std
 high-quality rule of the mode-coverage metrics (``ganbench.metrics.mog``) assumes.
+torch is imported when a dataset is built, not with this module, so that the suite loader can
+check parameters against the factories' signatures without it.
 """
 
 from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 from pydantic import Field
 
 from ganbench.registry import DATASETS
+
+if TYPE_CHECKING:
+    import torch
 
 
 class GaussianMixture:
@@ -22,6 +26,8 @@ class GaussianMixture:
     kind = "toy"
 
     def __init__(self, centres: torch.Tensor, std: float) -> None:
+        import torch
+
         centres = torch.as_tensor(centres, dtype=torch.float32)
         if centres.ndim != 2 or len(centres) == 0:
             raise ValueError(f"centres must have shape [M, d] with M >= 1, got {tuple(centres.shape)}")
@@ -33,6 +39,8 @@ class GaussianMixture:
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n points, float32 on the CPU; only `generator` is drawn from, so its state fixes them."""
+        import torch
+
         n = count("n", n, minimum=0)
         modes = torch.randint(len(self.centres), (n,), generator=generator)
         noise = torch.randn(n, self.shape[0], generator=generator)
@@ -65,6 +73,8 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 @DATASETS.register("ring")
 def ring(modes: Modes = 8, radius: Positive = 2.0, std: Positive = 0.02) -> GaussianMixture:
     """`modes` Gaussians at angles 2*pi*k/modes, k = 0..modes-1, on a circle of `radius`."""
+    import torch
+
     modes = count("modes", modes)
     radius = positive("radius", radius)
     # arange, not linspace(0, 2*pi, modes): linspace includes 2*pi and so repeats the first mode.
@@ -76,6 +86,8 @@ def ring(modes: Modes = 8, radius: Positive = 2.0, std: Positive = 0.02) -> Gaus
 @DATASETS.register("grid")
 def grid(side: Side = 5, spacing: Positive = 2.0, std: Positive = 0.05) -> GaussianMixture:
     """side x side Gaussians `spacing` apart, centred on the origin (5, 2.0: {-4,-2,0,2,4}^2)."""
+    import torch
+
     side = count("side", side)
     spacing = positive("spacing", spacing)
     axis = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) * spacing

@@ -20,48 +20,9 @@ from typing import Any
 from torch import Tensor
 
 from ganbench.data.images import to_float, to_uint8
-from ganbench.metrics import EVALUATORS, EvalContext, register_metric
+from ganbench.metrics import EVALUATORS, EvalContext  # names and meanings: the catalogue there
 from ganbench.metrics.classifier import VERSION, classifier_metrics
 from ganbench.metrics.fid import INCEPTION, file_sha256, inception_metrics, inception_weights
-
-register_metric("fid", False, None, "Fréchet Inception Distance to the held-out split (torch-fidelity)")
-register_metric("is_mean", True, 1.0, "Inception Score, mean over 10 splits")
-register_metric("is_std", False, None, "Inception Score, std over 10 splits")
-register_metric(
-    "kid_mean", False, None, "Kernel Inception Distance (unbiased MMD^2, cubic kernel), mean over subsets"
-)
-register_metric("kid_std", False, None, "Kernel Inception Distance, std over subsets")
-register_metric(
-    "precision",
-    True,
-    0.0,
-    "share of generated images inside the real Inception-feature manifold (k-NN balls, k = prdc_k)",
-)
-register_metric(
-    "recall",
-    True,
-    0.0,
-    "share of real images inside the generated Inception-feature manifold (k-NN balls, k = prdc_k)",
-)
-register_metric(
-    "density",
-    True,
-    0.0,
-    "mean number of real Inception-feature k-NN balls holding a generated image, over k (Naeem et al.; ~1 when matched)",
-)
-register_metric(
-    "coverage",
-    True,
-    0.0,
-    "share of real images whose Inception-feature k-NN ball holds a generated image (Naeem et al.)",
-)
-register_metric(
-    "classifier_fid", False, None, "Fréchet distance on the features of ganbench's own classifier"
-)
-register_metric(
-    "classes_covered", True, 0.0, "classes predicted for at least 10% of their uniform share of samples"
-)
-register_metric("class_kl", False, None, "KL(predicted-class histogram || uniform); 0 is balanced")
 
 
 @EVALUATORS.register("image")

@@ -16,31 +16,10 @@ import ot
 import torch
 from scipy.spatial.distance import cdist
 
-from ganbench.metrics import EVALUATORS, register_metric
+# The names, directions and meanings of these metrics are in the catalogue, ganbench.metrics.
+from ganbench.metrics import EVALUATORS, FAIR_SHARE_FRACTION
 
 HQ_STDS = 3.0  # the literature's high-quality radius, in stds of a mode
-# modes_fair: a mode counts when it holds at least this fraction of its fair share (n / M) of all
-# samples as high-quality samples. A uniform cloud puts ~2 of 2,500 samples within 3 std of each
-# mode of ring8 or grid25 (fair share 312 or 100, so 31 or 10 needed): it scores 0 where VEEGAN's
-# >= 1-sample rule gives it 5.4/8 and 20.7/25. An exact sampler holds ~99% of its share per mode.
-FAIR_SHARE_FRACTION = 0.1
-
-register_metric(
-    "modes_covered", True, 0.0, "modes with at least min_count high-quality samples nearest to them"
-)
-register_metric(
-    "modes_fair",
-    True,
-    0.0,
-    f"modes holding >= {FAIR_SHARE_FRACTION:.0%} of their fair share (n / M) of samples as high-quality samples",
-)
-register_metric("hq_share", True, 0.0, "share of samples within 3 std of their nearest mode")
-register_metric("reverse_kl", False, None, "KL(histogram of high-quality samples over the modes || uniform)")
-register_metric("w1", False, None, "exact Wasserstein-1 distance between generated and fresh real points")
-register_metric("critic_w", False, None, "the critic's Wasserstein estimate, mean D(real) - mean D(fake)")
-register_metric(
-    "critic_w1_ratio", True, 0.0, "the critic's estimate / the exact w1, median over the last evaluations"
-)
 
 
 def mode_stats(samples: Any, centres: Any, std: float, min_count: int = 1) -> dict[str, float]:

@@ -47,4 +47,6 @@ def write_if_changed(path: Path, data: str | bytes) -> bool:
 
 def output_error(path: Path, err: OSError) -> OutputError:
     reason = err.strerror or str(err)
-    return OutputError(f"{path}: cannot write: {reason} (the output dir must be writable and have free space)")
+    return OutputError(
+        f"{path}: cannot write: {reason} (the output dir must be writable and have free space)"
+    )

@@ -25,6 +25,7 @@ from ganbench.runner.files import output_error
 
 LOCK_NAME = ".ganbench.lock"
 POLL_S = 0.5  # --wait without flock: how often the holder is checked
+HOLDER_WAIT_S = 1.0  # how long a refused run waits for the holder to have written its name
 
 
 def holder_text(info: dict) -> str:
@@ -38,9 +39,7 @@ def holder_text(info: dict) -> str:
 
 
 @contextlib.contextmanager
-def hold(
-    out_dir: Path, wait: bool = False, on_wait: Callable[[str], None] | None = None
-) -> Iterator[None]:
+def hold(out_dir: Path, wait: bool = False, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the output dir's lock for the duration of the block.
 
     Raises ``Locked`` naming the holder, unless `wait`: then `on_wait` is told (once) who holds
@@ -64,17 +63,24 @@ def hold(
 
 
 def _acquire(handle, out_dir: Path, wait: bool, on_wait: Callable[[str], None] | None) -> None:
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return
-    except BlockingIOError:
-        pass
-    except OSError as err:
-        if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-            raise output_error(Path(out_dir), err) from None
-        _acquire_by_pid(handle, out_dir, wait, on_wait)
-        return
-    info = _read_holder(handle)
+    # The holder writes who it is just after taking the flock and clears it just before letting
+    # go: an empty file under a held lock is one of those instants, so look again, briefly.
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        except OSError as err:
+            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise output_error(Path(out_dir), err) from None
+            _acquire_by_pid(handle, out_dir, wait, on_wait)
+            return
+        info = _read_holder(handle)
+        if "pid" in info or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     message = f"{out_dir} is in use by another ganbench run ({holder_text(info)})"
     if not wait:
         raise Locked(f"{message}; wait for it to finish, or pass --wait")
