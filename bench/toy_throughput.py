@@ -75,7 +75,7 @@ def plain_run(spec: RunSpec, device: str) -> None:
             if t.clip:
                 for p in D.parameters():
                     p.data.clamp_(-t.clip, t.clip)
-        g_loss = loss.g_loss(D(G(torch.randn(t.batch_size, m.z_dim, device=device)))[None, :, 0]).sum()
+        g_loss = loss.g_loss(None, D(G(torch.randn(t.batch_size, m.z_dim, device=device)))[None, :, 0]).sum()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()

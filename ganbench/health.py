@@ -18,7 +18,8 @@ class, the first that applies in this order:
 - ``diffuse``: few sharp samples (``hq_share`` < ``SHARP_HQ_SHARE``) while VEEGAN's >= 1-sample
   count credits at least half the modes: a cloud, not a mixture (uniform noise is diffuse).
 - ``oscillating``: the quality metric (w1, or FID for images) moved over the last evaluations by
-  more than ``OSCILLATION_RATIO`` of its final value (std over the window / final).
+  more than ``OSCILLATION_RATIO`` of its final value (std over the window / final), for a run with
+  at least twice as many evaluations as the window holds (else the window holds the descent).
 - ``healthy``: none of the above. Healthy is not good: a healthy run can still be far from the
   data, which is what the noise reference rows and the metrics themselves say.
 
@@ -39,8 +40,14 @@ OSCILLATION_RATIO = 0.5
 QUALITY_METRICS = ("w1", "fid", "classifier_fid")  # the first one a run has is its quality metric
 
 
-def classify(status: str, metrics: Mapping[str, float], n_modes: int | None = None) -> str:
-    """The health class of one run from its status and final metrics (see the module doc)."""
+def classify(
+    status: str, metrics: Mapping[str, float], n_modes: int | None = None, settled: bool = True
+) -> str:
+    """The health class of one run from its status and final metrics (see the module doc).
+
+    `settled`: the window of ``<metric>_osc`` lies in the second half of training. With fewer
+    evaluations it still holds the early descent (w1 1.5 -> 0.5 is learning, not oscillation), so
+    a run is only called oscillating when it is settled."""
     if status == "diverged" or metrics.get("diverged", 0.0) > 0:
         return "diverged"
     ratio = metrics.get("critic_w1_ratio", math.nan)
@@ -53,7 +60,7 @@ def classify(status: str, metrics: Mapping[str, float], n_modes: int | None = No
         if hq < SHARP_HQ_SHARE and covered >= DIFFUSE_MODES_SHARE * n_modes:
             return "diffuse"
     quality = next((q for q in QUALITY_METRICS if math.isfinite(metrics.get(q, math.nan))), None)
-    if quality is not None:
+    if quality is not None and settled:
         final, osc = metrics[quality], metrics.get(f"{quality}_osc", math.nan)
         if math.isfinite(osc) and final > 0 and osc > OSCILLATION_RATIO * final:
             return "oscillating"

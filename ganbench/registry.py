@@ -8,12 +8,19 @@ Built-ins are *declared* here by name and the module that registers them, and th
 imported on the first lookup of one of its names: `ganbench validate` and `ganbench list` learn
 every name without importing torch (tests/test_cold_start.py). ``check`` tells whether a name
 exists without importing anything; ``get`` returns the implementation.
+
+Installed packages extend every registry through the entry-point group ``ganbench.plugins``
+(``[project.entry-points."ganbench.plugins"] my_gan = "my_gan.ganbench_plugin"``): each entry is a
+module, imported, or a callable, called, that registers (or declares) its names. Plugins are
+loaded once, on the first lookup of a name that is neither registered, declared nor an import
+path, so a suite naming only built-ins never imports them (nor torch).
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -66,6 +73,8 @@ class Registry(Generic[T]):
             importlib.import_module(self._declared[name])  # registers it (and its neighbours)
         if name in self._entries:
             return self._entries[name]
+        if ":" not in name and load_plugins():  # a plugin may register (or declare) it
+            return self.get(name)
         if ":" in name:
             return _import_path(name, self.kind)
         raise UnknownName(f"unknown {self.kind} {_short(name)}{did_you_mean(name, self.names())}")
@@ -114,13 +123,21 @@ ARCHS: Registry[Any] = Registry("arch")
 DATASETS: Registry[Any] = Registry("dataset")
 METRICS: Registry[Any] = Registry("metric")  # filled at once by ganbench.metrics (no torch)
 OPTIMIZERS: Registry[Any] = Registry("optimizer")
+PENALTIES: Registry[Any] = Registry("penalty")  # critic penalties a loss names (ganbench.losses)
 EVALUATORS: Registry[Any] = Registry("evaluator")  # dataset kind -> evaluate(...) (ganbench.metrics)
 CLAIM_TESTS: Registry[Any] = Registry("claim test")  # ganbench.claims.ClaimTest
+
+CATALOGUE = "ganbench.metrics"  # registers every built-in metric's MetricInfo at once (no torch)
 
 # The built-ins: (registry, module that registers them, names). A test imports each module and
 # checks that it registers exactly these names.
 BUILTINS: list[tuple[Registry[Any], str, tuple[str, ...]]] = [
-    (LOSSES, "ganbench.losses", ("hinge", "lsgan", "mm", "ns", "wgan", "wgan-gp")),
+    (
+        LOSSES,
+        "ganbench.losses",
+        ("hinge", "lsgan", "mm", "ns", "ns-r1", "rasgan", "rsgan", "wgan", "wgan-gp"),
+    ),
+    (PENALTIES, "ganbench.losses", ("dragan", "gp", "r1", "r2")),
     (ARCHS, "ganbench.models.mlp", ("mlp",)),
     (ARCHS, "ganbench.models.dcgan", ("dcgan",)),
     (ARCHS, "ganbench.models.resnet", ("resnet",)),
@@ -140,8 +157,34 @@ for _registry, _module, _names in BUILTINS:
 
 
 def load_builtins() -> None:
-    """Import every built-in implementation now (idempotent): lookups do it lazily anyway."""
-    import ganbench.metrics  # noqa: F401  (the metric catalogue)
-
-    for module in dict.fromkeys(module for _, module, _ in BUILTINS):
+    """Import every built-in implementation and installed plugin now (idempotent): lookups do it
+    lazily anyway."""
+    for module in dict.fromkeys([CATALOGUE, *(module for _, module, _ in BUILTINS)]):
         importlib.import_module(module)
+    load_plugins()
+
+
+PLUGIN_GROUP = "ganbench.plugins"
+_plugins_loaded = False
+
+
+def load_plugins() -> bool:
+    """Load the installed plugins (entry-point group ``ganbench.plugins``) unless done already;
+    True when this call loaded them. A plugin that fails to load is bad input (UnknownName)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return False
+    _plugins_loaded = True  # first, so that a plugin's own lookups do not load it again
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            plugin = entry.load()
+            if callable(plugin) and not isinstance(plugin, types.ModuleType):
+                plugin()
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - a broken plugin is one line
+            reason = " ".join(str(err).split())[:200] or type(err).__name__
+            raise UnknownName(
+                f"cannot load ganbench plugin {entry.name!r} ({entry.value}): {type(err).__name__}: {reason}"
+            ) from None
+    return True

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganbench.runner.files import write_atomic
+from ganbench.files import write_atomic
 
 FOLDER = "samples"
 IMAGES_KEPT = 64

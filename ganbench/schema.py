@@ -266,10 +266,13 @@ def _losses() -> list[str]:
         "",
         "## Losses (built-in)",
         "",
-        "What a variant gets for `n_critic`, `clip` and `gp_weight` when it does not say.",
+        "What a variant gets for `n_critic`, `clip` and `gp_weight` when it does not say, and the",
+        "penalty `gp_weight` weighs (`gp`: WGAN-GP's on interpolates, `r1`: E||grad D(real)||^2, so",
+        "gp_weight is R1's gamma / 2; `r2` and `dragan` are registered for losses of your own). A",
+        "relativistic loss's generator also sees D(real).",
         "",
-        "| loss | Wasserstein critic | n_critic | clip | gp_weight |",
-        "|---|---|---|---|---|",
+        "| loss | Wasserstein critic | relativistic | penalty | n_critic | clip | gp_weight |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in LOSSES.names():
         loss = LOSSES.get(name)
@@ -278,6 +281,8 @@ def _losses() -> list[str]:
             _row(
                 f"`{name}`",
                 "yes" if loss.wasserstein else "no",
+                "yes" if loss.relativistic else "no",
+                f"`{loss.penalty}`" if loss.penalty else "none",
                 str(loss.default_n_critic),
                 clip,
                 f"{loss.default_gp_weight:g}",

@@ -11,7 +11,8 @@ import torch
 
 # Appended only, so existing streams keep their indices. "eval" is the generator's evaluation
 # noise and "eval_real" the real points evaluation compares against (w1): independent of each other.
-_STREAMS = ("G", "D", "noise", "data", "penalty", "eval", "reference", "eval_real")
+# "perturb": per-element noise of penalties that perturb the data (DRAGAN), drawn only by them.
+_STREAMS = ("G", "D", "noise", "data", "penalty", "eval", "reference", "eval_real", "perturb")
 
 
 def stream(seed: int, name: str) -> torch.Generator:

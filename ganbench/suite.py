@@ -127,7 +127,8 @@ class TrainConfig(Strict):
     loss: str = Field(
         "ns",
         description="GAN objective: `mm` (minimax), `ns` (non-saturating), `lsgan`, `hinge`, `wgan`, "
-        "`wgan-gp`, or an import path `pkg.module:loss` (docs/extending.md)",
+        "`wgan-gp`, `rsgan`, `rasgan` (relativistic), `ns-r1` (non-saturating + R1), or an import "
+        "path `pkg.module:loss` (docs/extending.md)",
     )
     n_critic: PositiveInt | None = Field(
         None,
@@ -143,7 +144,10 @@ class TrainConfig(Strict):
         description="the WGAN code's extra critic updates; `{}` gives its {steps: 25, every: 500, n_critic: 100}",
     )
     gp_weight: Annotated[float, Field(ge=0)] | None = Field(
-        None, description="gradient-penalty weight (lambda); not given: the loss's (wgan-gp: 10; others: 0)"
+        None,
+        description="weight of the loss's critic penalty: WGAN-GP's gradient penalty (lambda) for every "
+        "built-in loss but `ns-r1`, whose R1 penalty it weighs as gamma / 2; not given: the loss's "
+        "(wgan-gp: 10; ns-r1: 5; others: 0, no penalty)",
     )
     optimizer: OptimizerConfig = Field(OptimizerConfig(), description="optimizer of both nets")
     optimizer_g: OptimizerConfig | None = Field(
@@ -202,6 +206,8 @@ class TrainConfig(Strict):
                 f"loss {self.loss!r} needs a Lipschitz constraint on its critic: give clip (the WGAN "
                 "paper's 0.01), gp_weight > 0 or model.spectral_norm"
             )
+        if self.gp_weight and getattr(loss, "penalty", "gp") is None:
+            raise ValueError(f"loss {self.loss!r} takes no penalty: gp_weight must be 0 or not given")
         if self.critic_warmup is not None and self.critic_warmup.n_critic < self.n_critic:
             raise ValueError(
                 f"critic_warmup.n_critic ({self.critic_warmup.n_critic}) is below n_critic ({self.n_critic})"

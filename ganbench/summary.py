@@ -174,10 +174,12 @@ def publish_leaderboard(out_dir: Path, fmt: str, output: Path | None) -> None:
 def print_registries() -> None:
     """Names only: no implementation (and so no torch) is imported."""
     from ganbench.metrics import EVALUATORS
-    from ganbench.registry import ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS
+    from ganbench.registry import ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS, PENALTIES
 
-    for registry in (LOSSES, ARCHS, DATASETS, OPTIMIZERS, EVALUATORS):
-        plural = registry.kind + ("es" if registry.kind.endswith("s") else "s")
+    for registry in (LOSSES, PENALTIES, ARCHS, DATASETS, OPTIMIZERS, EVALUATORS):
+        plural = {"penalty": "penalties"}.get(registry.kind) or registry.kind + (
+            "es" if registry.kind.endswith("s") else "s"
+        )
         console.print(f"[bold]{plural}[/bold]: {', '.join(registry.names())}")
     table = Table(title="metrics")
     for column in ("metric", "better", "range", "description"):

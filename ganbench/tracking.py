@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import OutputError
-from ganbench.runner.files import output_error
+from ganbench.files import output_error
 from ganbench.train import RunResult
 
 BATCH = 900  # MLflow accepts at most 1000 metrics and 100 params per log_batch

@@ -22,11 +22,11 @@ from scipy import stats
 
 from ganbench import health
 from ganbench.data import Dataset, build_dataset
-from ganbench.losses import critic_estimate, gradient_penalty
+from ganbench.losses import critic_estimate
 from ganbench.metrics import EvalContext, evaluate, metric_identity
 from ganbench.models.base import EnsembleNet
 from ganbench.optim import BatchedOptimizer
-from ganbench.registry import ARCHS, LOSSES
+from ganbench.registry import ARCHS, LOSSES, PENALTIES
 from ganbench.seeding import stream
 from ganbench.suite import RunSpec, TrainConfig
 
@@ -99,6 +99,7 @@ class Streams:
         self.z_dim = z_dim
         self.device = device
         self.gens = {name: [stream(s.seed, name) for s in specs] for name in ("noise", "data", "penalty")}
+        self.seeds = [s.seed for s in specs]
         self.loaded = -1  # index of the chunk of draws held now
 
     def chunk(self) -> None:
@@ -132,6 +133,13 @@ class Streams:
             return (self.noise[:, i * (n + 1) + n],)
         j = i * n + critic_iter
         return self.noise[:, i * (n + 1) + critic_iter], self.real[:, j], self.eps[:, j]
+
+    def perturbation(self, real: torch.Tensor) -> torch.Tensor:
+        """Uniform [0, 1) draws shaped like `real` ([K, B, *shape]), from each member's own
+        "perturb" stream: only penalties that ask for them (``needs_noise``) draw any."""
+        if not hasattr(self, "perturb"):
+            self.perturb = [stream(g_seed, "perturb") for g_seed in self.seeds]
+        return self._stack([torch.rand(real.shape[1:], generator=g) for g in self.perturb])
 
     def warmup(self) -> tuple[torch.Tensor, ...]:
         """Noise, real data and penalty weights of one critic update beyond n_critic (critic
@@ -187,11 +195,15 @@ def _train_group(
     G, D = G.to(device), D.to(device)
     precision = configure_execution((G, D), device, context.precision)
     loss = LOSSES.get(t.loss)
+    penalty_name = getattr(loss, "penalty", "gp")  # the PENALTIES entry gp_weight weighs
+    penalty = PENALTIES.get(penalty_name) if penalty_name is not None else None
     opt_g = BatchedOptimizer(G.flat, [s.train.optimizer_g for s in specs])
     opt_d = BatchedOptimizer(D.flat, [s.train.optimizer_d for s in specs])
     clip = _member_column(specs, lambda s: s.train.clip or math.inf, device).unsqueeze(1)
     gp_weight = _member_column(specs, lambda s: s.train.gp_weight or 0.0, device)
-    use_clip, use_gp = bool(torch.isfinite(clip).any()), bool((gp_weight > 0).any())
+    use_clip = bool(torch.isfinite(clip).any())
+    use_gp = penalty is not None and bool((gp_weight > 0).any())
+    perturbs = getattr(penalty, "needs_noise", False)  # per-element noise (DRAGAN)
     ema = _member_column(specs, lambda s: s.train.ema or 0.0, device).unsqueeze(1)
     g_ema = G.flat.detach().clone() if t.ema is not None else None
     streams = Streams(specs, datasets, t.model.z_dim, device)
@@ -214,14 +226,22 @@ def _train_group(
             d_real, d_fake = D(real), D(fake)
             loss_d = loss.d_loss(d_real, d_fake)
             if use_gp:
-                loss_d = loss_d + gp_weight * gradient_penalty(D, real, fake, eps)
+                noise = streams.perturbation(real) if perturbs else None
+                loss_d = loss_d + gp_weight * penalty(D, real, fake, eps, noise)
             (D.flat.grad,) = torch.autograd.grad(loss_d.sum(), D.flat)
             opt_d.step()
             if use_clip:
                 with torch.no_grad():
                     _clip(D.flat, clip)
         (z,) = streams.at(step, None)
-        loss_g = loss.g_loss(D(G(z)))
+        # A relativistic loss's generator compares with D(real): the last critic update's real
+        # batch, scored by the updated critic. Other losses get None (and no extra forward pass).
+        if getattr(loss, "relativistic", False):
+            with torch.no_grad():
+                d_real_g = D(real)
+        else:
+            d_real_g = None
+        loss_g = loss.g_loss(d_real_g, D(G(z)))
         (G.flat.grad,) = torch.autograd.grad(loss_g.sum(), G.flat)
         opt_g.step()
         if g_ema is not None:
@@ -278,7 +298,10 @@ def _train_group(
             status="finished" if alive[m] else "diverged",
             steps_done=steps_done[m],
             health=health.classify(
-                "finished" if alive[m] else "diverged", finals[m], _n_modes(datasets[m])
+                "finished" if alive[m] else "diverged",
+                finals[m],
+                _n_modes(datasets[m]),
+                settled=sum(row["metrics"][m] is not None for row in evals) >= 2 * OSC_WINDOW,
             ),
             metrics=finals[m],
             history=_history(curves_np[:, : steps_done[m], m], evals, m, loss.wasserstein),

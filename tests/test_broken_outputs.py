@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-import ganbench.runner.files as files
+import ganbench.files as files
 from ganbench.cli import main
 from ganbench.errors import OutputError
 from ganbench.tracking import _Retrying

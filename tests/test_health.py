@@ -127,3 +127,10 @@ def test_image_references_are_uniform_pixels_and_real_images():
     assert -1 <= float(noise.min()) < -0.9 and 0.9 < float(noise.max()) <= 1
     assert abs(float(noise.mean())) < 0.05  # uniform over [-1, 1]
     assert float(data.mean()) < -0.3  # digits: mostly background
+
+
+def test_a_descent_in_a_short_run_is_not_oscillation():
+    """With fewer evaluations than twice the window, the window holds the early descent."""
+    descending = {"w1": 0.4, "w1_osc": 0.45}  # e.g. w1 1.5, 0.5, 0.4, 0.4 over 4 evaluations
+    assert health.classify("finished", descending, settled=False) == "healthy"
+    assert health.classify("finished", descending, settled=True) == "oscillating"

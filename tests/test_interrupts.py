@@ -1,6 +1,6 @@
 """Kills and signals on a real `ganbench run`, then resumes: nothing lost, nothing doubled.
 
-One history of five invocations of the same command on one output dir:
+One history of five invocations of the same suite on one output dir (in-process or 2 workers):
   1. SIGKILL of the whole process group during set-up (as soon as it holds the output dir),
   2. SIGKILL of the process group right after its first run was recorded,
   3. SIGINT to the main process while workers train,
@@ -55,10 +55,11 @@ def history(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kills")
     path = write(tmp, SUITE)
     out, logs = tmp / "out", tmp / "logs"
-    argv = ["run", str(path), "--out", str(out), "--devices", "cpu", "--runs-per-device", "2", "--quiet"]
+    argv = ["run", str(path), "--out", str(out), "--devices", "cpu", "--quiet", "--runs-per-device"]
+    pool, in_process = [*argv, "2"], [*argv, "1"]  # 2 worker processes, or training in the main one
     steps = []
 
-    def step(name, trigger, signum, group):
+    def step(name, trigger, signum, group, argv):
         run = Ganbench(argv, logs, name)
         reached = wait_for(lambda: trigger(run), timeout=120)
         (run.kill_group if group else lambda s: __import__("os").kill(run.pid, s))(signum)
@@ -68,13 +69,13 @@ def history(tmp_path_factory):
                       "records": done_records(out)})  # fmt: skip
 
     lock = out / ".ganbench.lock"
-    step("kill-setup", lambda r: lock.exists() and lock.stat().st_size > 0, signal.SIGKILL, True)
+    step("kill-setup", lambda r: lock.exists() and lock.stat().st_size > 0, signal.SIGKILL, True, in_process)
     before = len(done_records(out))
-    step("kill-after-record", lambda r: len(done_records(out)) > before, signal.SIGKILL, True)
+    step("kill-after-record", lambda r: len(done_records(out)) > before, signal.SIGKILL, True, pool)
     training = lambda r: len(r.children()) >= 4  # noqa: E731 - resource tracker, queue manager, 2 workers
-    step("sigint", training, signal.SIGINT, False)
-    step("sigterm", training, signal.SIGTERM, False)
-    final = Ganbench(argv, logs, "resume")
+    step("sigint", training, signal.SIGINT, False, pool)
+    step("sigterm", training, signal.SIGTERM, False, pool)
+    final = Ganbench(in_process, logs, "resume")  # the same runs: --runs-per-device is not in a run id
     code = final.wait(timeout=300)
     steps.append({"name": "resume", "code": code, "stderr": final.stderr, "stdout": final.stdout,
                   "left": no_processes_left(final.pid), "records": done_records(out)})  # fmt: skip

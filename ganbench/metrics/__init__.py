@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganbench.registry import EVALUATORS, METRICS, UnknownName, did_you_mean
+from ganbench.registry import EVALUATORS, METRICS, UnknownName, did_you_mean, load_plugins
 
 __all__ = ["EVALUATORS", "EvalContext", "MetricInfo", "evaluate", "metric_identity", "metric_info"]
 
@@ -183,6 +183,8 @@ def metric_info(name: str) -> MetricInfo:
         base = name.removesuffix(suffix)
         if base != name and base in METRICS:
             return MetricInfo(name, False, None, f"{description} of {base}", NON_NEGATIVE)
+    if load_plugins():  # an installed plugin may register it
+        return metric_info(name)
     raise UnknownName(f"unknown metric {name!r}{did_you_mean(name, list(METRICS))}")
 
 

@@ -1,0 +1,52 @@
+"""Writing into the output dir: every file whole or not at all, and errors as one line.
+
+Each file (records, runs.csv, the leaderboards, claims.csv) is written to a temporary file in
+the same folder, flushed to disk and renamed over its target, so a kill, a full disk or a
+read-only dir never leaves a half-written file behind. An OSError becomes an ``OutputError``
+naming the path (exit code 3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from ganbench.errors import OutputError
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    path = Path(path)
+    raw = data.encode() if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise output_error(path, err) from None
+
+
+def write_if_changed(path: Path, data: str | bytes) -> bool:
+    """Write only when the content differs, so an untouched table keeps its bytes and mtime.
+    An unreadable or undecodable old file simply counts as different."""
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        if path.read_bytes() == raw:
+            return False
+    except OSError:
+        pass
+    write_atomic(path, raw)
+    return True
+
+
+def output_error(path: Path, err: OSError) -> OutputError:
+    reason = err.strerror or str(err)
+    return OutputError(
+        f"{path}: cannot write: {reason} (the output dir must be writable and have free space)"
+    )

@@ -1,0 +1,174 @@
+"""Plugins by entry point: an installed package that declares a `ganbench.plugins` entry point
+adds a loss, a metric and a dataset that a suite names like built-ins, with no import path and no
+change to ganbench; cold start stays torch-free while it is installed."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ganbench.registry as registry
+from ganbench.errors import BadInput
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "gb-demo-plugin"
+MODULE = "gb_demo_plugin"
+
+PYPROJECT = f"""
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{PACKAGE}"
+version = "0.1"
+
+[project.entry-points."ganbench.plugins"]
+demo = "{MODULE}"
+
+[tool.setuptools]
+packages = ["{MODULE}"]
+"""
+
+PLUGIN = '''
+"""Registers the loss `demo_smooth`, the dataset `demo_line` and its metric `demo_centre`."""
+import torch
+import torch.nn.functional as F
+
+from ganbench.data.toy import GaussianMixture
+from ganbench.losses import GanLoss
+from ganbench.metrics import EVALUATORS, register_metric
+from ganbench.metrics.mog import evaluate_toy
+from ganbench.registry import DATASETS, LOSSES
+
+LOSSES.add(
+    "demo_smooth",  # non-saturating with one-sided label smoothing
+    GanLoss(
+        d_loss=lambda real, fake: (0.9 * F.softplus(-real) + 0.1 * F.softplus(real)).mean(-1)
+        + F.softplus(fake).mean(-1),
+        g_loss=lambda real, fake: F.softplus(-fake).mean(-1),
+    ),
+)
+register_metric(
+    "demo_centre", higher_is_better=False, worst=None,
+    description="mean distance to the nearest centre", bounds=(0.0, None),
+)
+
+
+class Line(GaussianMixture):
+    kind = "demo_line"
+
+
+@DATASETS.register("demo_line")
+def line(modes: int = 4, std: float = 0.05) -> Line:
+    x = torch.linspace(-1.0, 1.0, modes)
+    return Line(torch.stack([x, torch.zeros(modes)], dim=1), std)
+
+
+@EVALUATORS.register("demo_line")
+def evaluate_line(dataset, fake, generator, train, context):
+    metrics = evaluate_toy(dataset, fake, generator, train, context)
+    metrics["demo_centre"] = float(torch.cdist(fake.double(), dataset.centres.double()).min(dim=1).values.mean())
+    return metrics
+'''
+
+SUITE = {
+    "name": "plugin_demo",
+    "defaults": {
+        "steps": 10,
+        "batch_size": 16,
+        "eval_every": 5,
+        "eval_samples": 100,
+        "w1_points": 50,
+        "model": {"arch": "mlp", "hidden": 8, "depth": 2, "z_dim": 2},
+    },
+    "datasets": [{"name": "demo_line", "modes": 3}],
+    "seeds": 2,
+    "variants": {"smooth": {"loss": "demo_smooth", "optimizer": {"name": "adam", "lr": 1.0e-3}}},
+    "claims": [
+        {"id": "c", "metric": "demo_centre", "better": "smooth", "threshold": 10.0, "expect": "supported"}
+    ],
+}
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True)
+
+
+@pytest.fixture
+def installed_plugin(tmp_path, monkeypatch):
+    """The demo package built and installed into this environment; uninstalled, and every name it
+    registered removed, at teardown."""
+    source = tmp_path / "plugin"
+    (source / MODULE).mkdir(parents=True)
+    (source / "pyproject.toml").write_text(PYPROJECT)
+    (source / MODULE / "__init__.py").write_text(textwrap.dedent(PLUGIN))
+    tables = [registry.LOSSES, registry.DATASETS, registry.METRICS, registry.EVALUATORS]
+    before = [dict(table._entries) for table in tables]
+    _pip("install", "--no-deps", "--no-build-isolation", str(source))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(registry, "_plugins_loaded", False)  # another test may have loaded none
+    try:
+        yield
+    finally:
+        _pip("uninstall", "-y", PACKAGE)
+        for table, entries in zip(tables, before, strict=True):
+            table._entries.clear()
+            table._entries.update(entries)
+        sys.modules.pop(MODULE, None)
+        importlib.invalidate_caches()
+
+
+def test_plugin_loss_metric_and_dataset_by_entry_point(installed_plugin):
+    from ganbench.suite import load_suite
+    from ganbench.train import train_group
+
+    assert MODULE not in sys.modules
+    suite = load_suite(SUITE)  # the first unknown name loads the plugin
+    assert MODULE in sys.modules
+    assert [s.data for s in suite.specs] == [{"name": "demo_line", "modes": 3, "std": 0.05}] * 2
+    results = train_group(suite.specs)
+    assert [r.status for r in results] == ["finished", "finished"]
+    for result in results:
+        assert 0.0 <= result.metrics["demo_centre"] < 10.0
+        assert "modes_covered" in result.metrics  # the built-in evaluator it wraps
+
+
+def test_cold_start_stays_torch_free_with_a_plugin_installed(installed_plugin):
+    probe = (
+        "import json, sys\nfrom ganbench.cli import main\nrc = main(sys.argv[1:])\n"
+        "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules, 'plugin': '"
+        + MODULE
+        + "' in sys.modules}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "validate", "suites/wgan_vs_gan.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"rc": 0, "torch": False, "plugin": False}
+
+
+def test_broken_plugin_is_one_line(monkeypatch):
+    class Broken:
+        name, value = "broken", "broken_pkg.plugin"
+
+        def load(self):
+            raise ImportError("No module named 'broken_pkg'")
+
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [Broken()])
+    from ganbench.suite import load_suite
+
+    with pytest.raises(
+        BadInput, match=r"cannot load ganbench plugin 'broken' \(broken_pkg.plugin\): ImportError"
+    ):
+        load_suite({**SUITE, "claims": []})
