@@ -16,6 +16,7 @@ def env() -> dict[str, str]:
     """The test's environment, without a tracking URI that would redirect MLflow."""
     out = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     out["PYTHONUNBUFFERED"] = "1"
+    out["OMP_NUM_THREADS"] = "1"  # tiny nets: threads only contend on a shared 2-core machine
     return out
 
 
