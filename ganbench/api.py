@@ -27,10 +27,14 @@ from ganbench.metrics import EvalContext, metric_identity
 from ganbench.plots import sample_figure
 from ganbench.references import evaluate_reference, reference_specs
 from ganbench.runner import interrupts, lock, parse_devices, plan_units, store
-from ganbench.runner.files import write_if_changed
+from ganbench.runner.files import write_atomic, write_if_changed
 from ganbench.suite import Suite
 from ganbench.tracking import Tracker, artifact_dir, default_uri
 from ganbench.train import RunResult
+
+# Present while an invocation trains (names its tracking URI), removed once its MLflow runs are
+# closed: a later invocation with nothing to train still closes what a killed one left RUNNING.
+INFLIGHT = ".ganbench.inflight"
 
 
 @dataclass
@@ -157,6 +161,8 @@ def _run_locked(suite: Suite, options: RunOptions, out_dir: Path) -> Outcome:
             store.save(out_dir, store.record(evaluate_reference(spec, context), ""))
     if todo:
         _train(suite, todo, options, context, out_dir)
+    elif (out_dir / INFLIGHT).exists():
+        _close_left_over(suite, options, out_dir)
     outcome = tabulate(suite, out_dir, write=out_dir.exists())
     outcome.trained = len(todo)
     outcome.wall_s = time.perf_counter() - started
@@ -211,6 +217,7 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
         # Runs a killed invocation left RUNNING become KILLED (or FINISHED, if their record was
         # saved); duplicate FINISHED children of one run id are dropped.
         tracker.reconcile(store.load(out_dir))
+        write_atomic(out_dir / INFLIGHT, json.dumps({"pid": os.getpid(), "uri": uri}))
         tracker.start_parent(suite.name, {"suite_file": str(suite.path), "runs": str(len(todo))})
         with progress_bar(sum(u.run_steps for u in units), options.quiet) as advance:
             if options.backend == "ray":
@@ -239,9 +246,25 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
     finally:
         if status == "FINISHED":
             tracker.end_parent(status)
+            (out_dir / INFLIGHT).unlink(missing_ok=True)
         else:  # best effort: what it cannot fix, the next invocation's reconcile does
             with contextlib.suppress(Exception):
                 tracker.reconcile(store.load(out_dir), parent_status=status)
+                (out_dir / INFLIGHT).unlink(missing_ok=True)
+
+
+def _close_left_over(suite: Suite, options: RunOptions, out_dir: Path) -> None:
+    """Nothing to train, but an earlier invocation died after its last record (INFLIGHT is still
+    there): close the MLflow runs it left RUNNING, in the store it was using."""
+    marker = out_dir / INFLIGHT
+    try:
+        uri = json.loads(marker.read_text()).get("uri")
+    except (OSError, ValueError, AttributeError):
+        uri = None
+    uri = uri or options.tracking_uri or default_uri(out_dir)
+    tracker = Tracker(uri, experiment=suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
+    tracker.reconcile(store.load(out_dir))
+    marker.unlink(missing_ok=True)
 
 
 def _artifacts(result: RunResult) -> list[Path]:

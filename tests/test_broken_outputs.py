@@ -161,3 +161,31 @@ def test_failed_runs_exit_4_named_with_their_error_and_steps(tmp_path, capsys, m
     monkeypatch.undo()
     assert main(argv) == 0  # failed runs are retried by the same command
     assert {r["status"] for r in run_records(out).values()} == {"finished"}
+
+
+def test_runs_left_running_after_the_last_record_are_closed_by_a_no_op_run(ran, capsys):
+    """An invocation killed after its last record (nothing left to train) leaves its MLflow parent
+    RUNNING and its in-flight marker: the next invocation, with nothing to train, closes it."""
+    from ganbench.api import INFLIGHT
+    from ganbench.tracking import Tracker
+    from tests.proc_helpers import mlflow_runs
+
+    argv, out = ran
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    tracker = Tracker(uri, "broken", out / "mlartifacts", out_dir=out)
+    left = tracker.start_parent("broken", {})  # as the killed invocation left it
+    records = run_records(out)
+    run_id, rec = sorted(records.items())[0]
+    tags = {"mlflow.parentRunId": left, "run_id": run_id, **tracker.tags}
+    # killed after the record was saved, before the child was closed: the record names it
+    rec["mlflow_run_id"] = tracker.client.create_run(tracker.experiment_id, tags=tags).info.run_id
+    (out / "records" / f"{run_id}.json").write_text(json.dumps(rec))
+    # killed while logging a child whose record was never saved
+    orphan = tracker.client.create_run(tracker.experiment_id, tags=tags).info.run_id
+    (out / INFLIGHT).write_text(json.dumps({"pid": 1, "uri": uri}))
+    assert main(argv) == 0
+    assert trained_now(capsys.readouterr().out) == 0
+    status = {r.info.run_id: r.info.status for r in mlflow_runs(uri, "broken")}
+    assert status[left] == "KILLED" and status[orphan] == "KILLED"
+    assert status[rec["mlflow_run_id"]] == "FINISHED" and "RUNNING" not in status.values()
+    assert not (out / INFLIGHT).exists()

@@ -4,7 +4,9 @@ CPU: as many workers as cores and units allow, the cores' threads split between 
 GPU: ``runs_per_device`` workers per device, since one small ensemble rarely fills a GPU.
 With a single slot everything runs in-process, which is also what tests and debuggers want.
 The parent receives each unit's results as it finishes and records them at once, so an
-interrupted suite loses at most the units in flight.
+interrupted suite loses at most the units in flight. On SIGINT/SIGTERM (``Interrupted``) or any
+error the workers are terminated rather than waited for; they ignore SIGINT themselves (the
+parent decides) and die with the parent if it is killed outright (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
