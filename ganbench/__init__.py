@@ -29,11 +29,13 @@ def run(suite: Any, **options: Any) -> Outcome:
     return run_api(suite, **options)
 
 
-def load_suite(suite: Any, *, steps: int | None = None, seeds: int | None = None) -> Suite:
+def load_suite(
+    suite: Any, *, steps: int | None = None, seeds: int | None = None, overrides: dict[str, Any] | None = None
+) -> Suite:
     """Validate and expand a suite (a path or a dict) without training; see ganbench.suite.load_suite."""
     from ganbench.suite import load_suite as load
 
-    return load(suite, steps=steps, seeds=seeds)
+    return load(suite, steps=steps, seeds=seeds, overrides=overrides)
 
 
 def __getattr__(name: str) -> Any:

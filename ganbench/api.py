@@ -96,7 +96,8 @@ def run(suite: str | Path | Mapping[str, Any] | Suite, **options: Any) -> Outcom
     """Train, evaluate and tabulate a suite from Python: ``ganbench.run("suites/x.yaml", steps=200)``.
 
     `suite` is a suite file's path, a dict holding what such a file would, or a loaded ``Suite``.
-    `options`: ``steps`` and ``seeds`` (like ``--steps`` / ``--seeds``) and any ``RunOptions`` field
+    `options`: ``steps`` and ``seeds`` (like ``--steps`` / ``--seeds``), ``overrides`` (a dict of
+    dotted key paths to values, like ``--set``) and any ``RunOptions`` field
     (``out``, ``devices``, ``runs_per_device``, ``backend``, ``rerun``, ``retries``, ``quiet``,
     ``data_root``, ``precision``, ...). Returns the ``Outcome``, whose ``runs``, ``leaderboard`` and
     ``claims`` are the DataFrames of runs.csv, leaderboard.csv and claims.csv. Bad input raises
@@ -107,18 +108,19 @@ def run(suite: str | Path | Mapping[str, Any] | Suite, **options: Any) -> Outcom
     from ganbench.suite import load_suite
 
     steps, seeds = options.pop("steps", None), options.pop("seeds", None)
+    overrides = options.pop("overrides", None)
     known = [f.name for f in fields(RunOptions)]
     for name in options:
         if name not in known:
             raise TypeError(
-                f"ganbench.run() got an unknown option {name!r}{did_you_mean(name, [*known, 'steps', 'seeds'])}"
+                f"ganbench.run() got an unknown option {name!r}{did_you_mean(name, [*known, 'steps', 'seeds', 'overrides'])}"
             )
     if isinstance(suite, Suite):
-        if steps is not None or seeds is not None:  # expand it again with the overrides
+        if steps is not None or seeds is not None or overrides:  # expand it again with the overrides
             source = suite.path if suite.path.is_file() else suite.file.model_dump(exclude_unset=True)
-            suite = load_suite(source, steps=steps, seeds=seeds)
+            suite = load_suite(source, steps=steps, seeds=seeds, overrides=overrides)
     else:
-        suite = load_suite(suite, steps=steps, seeds=seeds)
+        suite = load_suite(suite, steps=steps, seeds=seeds, overrides=overrides)
     if options.get("out") is not None:
         options["out"] = Path(options["out"])
     return run_suite(suite, RunOptions(**options))
@@ -181,6 +183,7 @@ def _preflight(specs, context: EvalContext) -> None:
 
 
 def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_dir: Path) -> None:
+    from ganbench.progress import Tracker as ProgressTracker
     from ganbench.progress import progress_bar
 
     devices = parse_devices(options.devices)
@@ -200,6 +203,8 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
         slots = min(slots, options.runs_per_device)
     units = plan_units(todo, devices[0], min_units=slots)
 
+    progress = ProgressTracker()  # replaced by the live one below; told of each saved run
+
     def record(results: list[RunResult]) -> None:
         for result in results:
             artifacts = _artifacts(result)
@@ -211,6 +216,7 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
                 store.save(out_dir, store.record(result, mlflow_id))
                 tracker.finish_run(mlflow_id, result.status)
                 tracker.supersede(result.spec.run_id, mlflow_id)
+            progress.finished(result)
 
     status = "FAILED"
     try:
@@ -220,6 +226,7 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
         write_atomic(out_dir / INFLIGHT, json.dumps({"pid": os.getpid(), "uri": uri}))
         tracker.start_parent(suite.name, {"suite_file": str(suite.path), "runs": str(len(todo))})
         with progress_bar(sum(u.run_steps for u in units), options.quiet) as advance:
+            progress = advance
             if options.backend == "ray":
                 from ganbench.runner.ray_backend import execute_ray
 

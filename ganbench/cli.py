@@ -8,13 +8,19 @@ Exit codes (each failure is one line on stderr, never a traceback):
   4    some runs failed (the summary names each with its first error line); `run` again retries them
   75   another `ganbench run` holds the output dir (sysexits' EX_TEMPFAIL); `--wait` waits instead
   130  interrupted by SIGINT, 143 by SIGTERM: runs in flight stopped and marked KILLED, resumable
+
+`ganbench` with no command prints the help (the command list) on stdout and exits 2, as for any
+other missing argument.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ganbench.errors import BadInput, Locked, OutputError
 
@@ -25,7 +31,32 @@ EXIT_RUNS_FAILED = 4
 EXIT_LOCKED = 75
 
 
+EPILOGS = {
+    "run": "example:\n  ganbench run suites/ci_smoke.yaml --steps 200 --set variants.wgan_gp.optimizer.lr=1e-4",
+    "check": "example:\n  ganbench check suites/ci_smoke.yaml --baseline results/ci_smoke.csv --json",
+    "leaderboard": "example:\n  ganbench leaderboard runs/ci_smoke --format md -o results/ci_smoke.md",
+    "tune": "example:\n  ganbench tune suites/wgan_vs_gan.yaml --trials 20 --workers 2 --export tuned.yaml",
+    "report": "example:\n  ganbench report runs/ci_smoke -o report.html",
+    "validate": "example:\n  ganbench validate suites/ci_smoke.yaml --set seeds=3 --json",
+    "list": "example:\n  ganbench list",
+    "schema": "example:\n  ganbench schema --out docs --check",
+}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default, except where there is none to show (None, False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line and exit 2, not a usage dump
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         sys.exit(2)
@@ -44,20 +75,78 @@ def non_negative(text: str) -> int:
     return int(text)
 
 
+def version() -> str:
+    """The installed distribution's version, else the package's own."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("ganbench")
+    except PackageNotFoundError:
+        from ganbench import __version__
+
+        return __version__
+
+
+def override(text: str) -> tuple[str, Any]:
+    """`--set key.path=value`: the value is read as YAML (numbers, booleans, lists, mappings)."""
+    from ganbench import safe_yaml
+    from ganbench.errors import BadInput
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key.path=value, got {text!r}")
+    try:
+        parsed = safe_yaml.load(value, Path(f"--set {key.strip()}")) if value.strip() else None
+    except BadInput as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return key.strip(), parsed
+
+
+def add_overrides(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY.PATH=VALUE",
+        type=override,
+        action="append",
+        help="override a suite key before validation, value read as YAML (repeatable), "
+        "e.g. --set defaults.steps=100 --set variants.wgan.optimizer.lr=1e-4",
+    )
+
+
+def add_json(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help="print a machine-readable summary on stdout, and nothing else there (the rest goes to stderr)",
+    )
+
+
 def build_parser() -> Parser:
-    parser = Parser(prog="ganbench", description="Declarative GAN benchmark and reproducibility harness.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser = Parser(
+        prog="ganbench",
+        description="Declarative GAN benchmark and reproducibility harness.",
+        epilog="run `ganbench COMMAND -h` for a command's flags and an example",
+    )
+    parser.add_argument("--version", action="version", version=f"ganbench {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+
+    def add_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOGS[name])
 
     def suite_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("suite", type=Path)
+        command = add_command(name, help_text)
+        command.add_argument("suite", type=Path, help="suite YAML file")
         command.add_argument("--out", type=Path, help="output dir (default runs/<suite name>)")
         command.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite in the output dir)")
         command.add_argument("--devices", default="auto", help="auto | cpu | cuda:0,1")
         command.add_argument(
             "--runs-per-device", type=non_negative, default=0, help="worker slots per device (0: auto)"
         )
-        command.add_argument("--backend", choices=["local", "ray"], default="local")
+        command.add_argument(
+            "--backend", choices=["local", "ray"], default="local", help="where the runs train"
+        )
         command.add_argument(
             "--ray-address", help="address of a running Ray cluster (default: start a local one)"
         )
@@ -65,7 +154,7 @@ def build_parser() -> Parser:
         command.add_argument("--steps", type=positive, help="override every variant's generator steps")
         command.add_argument("--rerun", action="store_true", help="train again even runs that finished")
         command.add_argument("--retries", type=non_negative, default=0, help="retries of a failed work unit")
-        command.add_argument("--quiet", action="store_true")
+        command.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
         command.add_argument("--data-root", help="folder with image datasets (or GANBENCH_DATA_ROOT)")
         command.add_argument(
             "--precision",
@@ -81,38 +170,45 @@ def build_parser() -> Parser:
             action="store_true",
             help="if another run holds the output dir, wait for it (default: exit 75)",
         )
+        add_overrides(command)
+        add_json(command)
         return command
 
     suite_command("run", "train and evaluate every run of a suite")
     check = suite_command("check", "run a suite, then gate on its claims and a baseline (exit 1 on failure)")
     check.add_argument("--baseline", type=Path, help="leaderboard CSV to compare against")
 
-    board = commands.add_parser("leaderboard", help="re-aggregate a finished output dir")
-    board.add_argument("dir", type=Path)
-    board.add_argument("--format", choices=["csv", "md"], default="csv")
+    board = add_command("leaderboard", "re-aggregate a finished output dir")
+    board.add_argument("dir", type=Path, help="output dir of `ganbench run`")
+    board.add_argument("--format", choices=["csv", "md"], default="csv", help="table format")
     board.add_argument("-o", "--output", type=Path, help="file to write (default: print)")
 
-    tune = commands.add_parser("tune", help="tune a variant's hyperparameters with Optuna")
-    tune.add_argument("suite", type=Path)
-    tune.add_argument("--out", type=Path)
-    tune.add_argument("--trials", type=positive)
-    tune.add_argument("--workers", type=positive, default=1)
+    tune = add_command("tune", "tune a variant's hyperparameters with Optuna")
+    tune.add_argument("suite", type=Path, help="suite YAML file with a `tune:` section")
+    tune.add_argument("--out", type=Path, help="output dir (default runs/<suite name>-tune)")
+    tune.add_argument("--trials", type=positive, help="trials per study (default: the suite's tune.trials)")
+    tune.add_argument("--workers", type=positive, default=1, help="worker processes per study")
     tune.add_argument("--storage", help="Optuna storage URL (default: SQLite in the output dir)")
     tune.add_argument("--study", help="study name (default: <suite>-<variant>)")
     tune.add_argument("--per-variant", action="store_true", help="tune every variant, not only tune.variant")
     tune.add_argument("--export", type=Path, help="write the best parameters as a suite YAML")
-    tune.add_argument("--steps", type=positive)
-    tune.add_argument("--quiet", action="store_true")
+    tune.add_argument("--steps", type=positive, help="override every variant's generator steps")
+    tune.add_argument("--quiet", action="store_true", help="print only the best parameters")
+    add_overrides(tune)
 
-    report = commands.add_parser("report", help="HTML report of a finished output dir")
-    report.add_argument("dir", type=Path)
-    report.add_argument("-o", "--output", type=Path, default=None)
+    report = add_command("report", "HTML report of a finished output dir")
+    report.add_argument("dir", type=Path, help="output dir of `ganbench run`")
+    report.add_argument("-o", "--output", type=Path, default=None, help="file (default DIR/report.html)")
 
-    validate = commands.add_parser("validate", help="check a suite file, train nothing")
-    validate.add_argument("suite", type=Path)
-    commands.add_parser("list", help="registered losses, archs, datasets, metrics, optimizers")
-    schema = commands.add_parser("schema", help="write the suite reference (JSON Schema + Markdown)")
-    schema.add_argument("--out", type=Path, default=Path("docs"), help="folder (default: docs)")
+    validate = add_command("validate", "check a suite file, train nothing")
+    validate.add_argument("suite", type=Path, help="suite YAML file")
+    validate.add_argument("--seeds", type=positive, help="override the suite's seeds with 0..N-1")
+    validate.add_argument("--steps", type=positive, help="override every variant's generator steps")
+    add_overrides(validate)
+    add_json(validate)
+    add_command("list", "registered losses, archs, datasets, metrics, optimizers")
+    schema = add_command("schema", "write the suite reference (JSON Schema + Markdown)")
+    schema.add_argument("--out", type=Path, default=Path("docs"), help="folder")
     schema.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files are stale")
     return parser
 
@@ -120,10 +216,22 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     from ganbench.runner import interrupts
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    args = parser.parse_args(argv)
+    machine = getattr(args, "json", False)
+    stdout = sys.stdout
     try:
-        with interrupts.handled():  # SIGINT/SIGTERM -> Interrupted, for the whole command
-            return COMMANDS[args.command](args)
+        # --json: stdout holds the summary alone; whatever else a command prints goes to stderr.
+        redirect = contextlib.redirect_stdout(sys.stderr) if machine else contextlib.nullcontext()
+        with redirect, interrupts.handled():  # SIGINT/SIGTERM -> Interrupted, for the whole command
+            code = COMMANDS[args.command](args)
+        if machine:
+            summary = {"command": args.command, "exit_code": code, **getattr(args, "summary", {})}
+            print(json.dumps(summary, allow_nan=False), file=stdout, flush=True)
+        return code
     except BadInput as err:
         return _fail(err, EXIT_BAD_INPUT)
     except OutputError as err:
@@ -146,7 +254,12 @@ def _fail(err: Exception, code: int) -> int:
 def _load(args: argparse.Namespace):
     from ganbench.suite import load_suite
 
-    return load_suite(args.suite, steps=getattr(args, "steps", None), seeds=getattr(args, "seeds", None))
+    return load_suite(
+        args.suite,
+        steps=getattr(args, "steps", None),
+        seeds=getattr(args, "seeds", None),
+        overrides=dict(getattr(args, "overrides", None) or []),
+    )
 
 
 def _options(args: argparse.Namespace):
@@ -171,21 +284,30 @@ def _options(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ganbench import api
-    from ganbench.summary import print_failures, print_outcome
+    from ganbench.summary import outcome_summary, print_failures, print_outcome
 
-    outcome = api.run_suite(_load(args), _options(args))
+    suite = _load(args)
+    outcome = api.run_suite(suite, _options(args))
     print_outcome(outcome)
-    return EXIT_RUNS_FAILED if print_failures(outcome) else 0
+    code = EXIT_RUNS_FAILED if print_failures(outcome) else 0
+    args.summary = {"suite": suite.name, **outcome_summary(outcome)}
+    return code
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ganbench import api
-    from ganbench.summary import print_check, print_failures, print_outcome
+    from ganbench.summary import check_summary, outcome_summary, print_check, print_failures, print_outcome
 
-    outcome, failed_claims, regressions = api.check_suite(_load(args), _options(args), args.baseline)
+    suite = _load(args)
+    outcome, failed_claims, regressions = api.check_suite(suite, _options(args), args.baseline)
     print_outcome(outcome)
     failed_runs = print_failures(outcome)
     gate = print_check(failed_claims, regressions)
+    args.summary = {
+        "suite": suite.name,
+        **outcome_summary(outcome),
+        "check": check_summary(failed_claims, regressions),
+    }
     return EXIT_RUNS_FAILED if failed_runs else gate
 
 
@@ -213,6 +335,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     suite = _load(args)
+    args.summary = {
+        "suite": suite.name,
+        "file": str(args.suite),
+        "valid": True,
+        "variants": len(suite.variants),
+        "configurations": sum(map(len, suite.configs.values())),
+        "datasets": len(suite.datasets),
+        "seeds": len(suite.seeds),
+        "runs": len(suite.specs),
+        "claims": len(suite.file.claims),
+    }
     print(
         f"{args.suite}: ok: {len(suite.variants)} variants ({sum(map(len, suite.configs.values()))} "
         f"configurations) x {len(suite.datasets)} datasets x "

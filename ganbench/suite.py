@@ -442,17 +442,26 @@ class Suite:
 
 
 def load_suite(
-    path: str | Path | Mapping[str, Any], *, steps: int | None = None, seeds: int | None = None
+    path: str | Path | Mapping[str, Any],
+    *,
+    steps: int | None = None,
+    seeds: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Suite:
     """Read, validate and expand a suite file; any problem raises BadInput naming file and key.
 
     `path` may also be a mapping holding what the YAML file would (``{"name": ..., "datasets":
-    [...], ...}``): it is validated the same way, and errors name it ``<dict>``."""
+    [...], ...}``): it is validated the same way, and errors name it ``<dict>``. `overrides`
+    maps dotted key paths into the raw suite data to values (``{"defaults.steps": 100,
+    "variants.wgan.optimizer.lr": 1e-4}``, the CLI's ``--set``), applied before validation;
+    missing intermediate mappings are created."""
     if isinstance(path, Mapping):
         raw, path = _from_mapping(path), Path(DICT_LABEL)
     else:
         path = Path(path)
         raw = _read_yaml(path)
+    if overrides:
+        apply_overrides(raw, overrides, path)
     file = _validate(SuiteFile, raw, path, ())
     _check_seeds(file, path)
     for name in file.variants:
@@ -551,6 +560,28 @@ def _check_seeds(file: SuiteFile, path: Path) -> None:
             if seed in seen:
                 raise BadInput(f"{path}: seeds[{i}]: seed {seed} is listed twice")
             seen.add(seed)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], path: Path) -> None:
+    """Set each dotted key path of `overrides` in `raw` (in place), creating missing mappings;
+    a path that runs into a non-mapping value, or an empty segment, is a BadInput naming it."""
+    for key_path, value in overrides.items():
+        parts = str(key_path).split(".")
+        if not key_path or any(not part for part in parts):
+            raise BadInput(f"{path}: {key_path}: --set needs a dotted key path such as defaults.steps")
+        node: Any = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise BadInput(
+                    f"{path}: {key_path}: cannot set a key inside {where}, which is "
+                    f"{safe_yaml.short(child)}, not a mapping"
+                )
+            node = child
+        node[parts[-1]] = copy.deepcopy(value)
 
 
 def _from_mapping(suite: Mapping[str, Any]) -> dict[str, Any]:

@@ -193,3 +193,63 @@ def print_registries() -> None:
 
 def _bound(value: float | None, unbounded: str) -> str:
     return unbounded if value is None else f"{value:g}"
+
+
+def _plain(value: object) -> object:
+    """A JSON-safe scalar: numpy numbers as Python ones, NaN and inf as null."""
+    if hasattr(value, "item"):
+        value = value.item()  # type: ignore[union-attr]
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return None
+    return value
+
+
+def outcome_summary(outcome) -> dict:
+    """`--json` for run and check: counts of the runs by status and health, the claims' verdicts,
+    the failed runs with their first error line."""
+    runs = outcome.runs
+
+    def counts(column: str) -> dict:
+        if runs.empty or column not in runs:
+            return {}
+        return {str(k): int(n) for k, n in sorted(runs[column].value_counts().items())}
+
+    failed = runs[runs["status"] == "failed"] if not runs.empty and "status" in runs else runs.iloc[:0]
+    claim_keys = ("id", "dataset", "verdict", "expected", "protocol", "p_value", "p_adjusted", "effect_size")
+    return {
+        "out_dir": str(outcome.out_dir),
+        "wall_s": round(float(outcome.wall_s), 3),
+        "trained": int(outcome.trained),
+        "runs": {"total": len(runs), "status": counts("status"), "health": counts("health")},
+        "failed_runs": [
+            {
+                "run_id": str(row.get("run_id")),
+                "variant": str(row.get("variant")),
+                "dataset": str(row.get("dataset")),
+                "seed": _plain(row.get("seed")),
+                "error": str(row.get("error", "") or ""),
+            }
+            for row in failed.to_dict("records")
+        ],
+        "claims": [
+            {key: _plain(row.get(key)) for key in claim_keys if key in row}
+            for row in (outcome.claims.to_dict("records") if not outcome.claims.empty else [])
+        ],
+    }
+
+
+def check_summary(failed_claims: pd.DataFrame, regressions: pd.DataFrame) -> dict:
+    """`--json` for check's gate: what failed it."""
+    claim_keys = ("id", "dataset", "verdict", "expected", "p_value", "p_adjusted")
+    regression_keys = ("variant", "dataset", "metric", "mean", "baseline_mean", "delta", "band")
+    return {
+        "passed": len(failed_claims) + len(regressions) == 0,
+        "failed_claims": [
+            {k: _plain(row.get(k)) for k in claim_keys if k in row}
+            for row in failed_claims.to_dict("records")
+        ],
+        "regressions": [
+            {k: _plain(row.get(k)) for k in regression_keys if k in row}
+            for row in regressions.to_dict("records")
+        ],
+    }

@@ -43,7 +43,15 @@ from rich.table import Table
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext, MetricInfo, metric_info
 from ganbench.registry import METRICS, UnknownName
-from ganbench.suite import RunSpec, Suite, TrainConfig, deep_merge, load_suite, variant_body
+from ganbench.suite import (
+    RunSpec,
+    Suite,
+    TrainConfig,
+    apply_overrides,
+    deep_merge,
+    load_suite,
+    variant_body,
+)
 from ganbench.sweep import check_distribution, nested
 from ganbench.train import RunResult
 
@@ -71,13 +79,15 @@ class Job:
     worker: int = 0
     workers: int = 1
     quiet: bool = False
+    overrides: dict[str, Any] | None = None  # --set key.path=value
 
 
 # ----------------------------------------------------------------------------- the command
 
 
 def tune_suite(args) -> None:
-    suite = load_suite(args.suite, steps=args.steps)
+    overrides = dict(getattr(args, "overrides", None) or [])
+    suite = load_suite(args.suite, steps=args.steps, overrides=overrides)
     tune = suite.file.tune
     if tune is None:
         raise BadInput(f"{args.suite}: tune: the suite has no `tune:` section to tune")
@@ -104,12 +114,13 @@ def tune_suite(args) -> None:
             str(out),
             workers=args.workers,
             quiet=args.quiet,
+            overrides=overrides,
         )
         studies[variant] = run_study(job, "maximize" if info.higher_is_better else "minimize")
     best = {v: decode(spaces[v], study.best_params) for v, study in studies.items() if _complete(study)}
     _print_summary(studies, spaces, info.name, args.quiet)
     if args.export:
-        export_suite(suite, best, Path(args.export), studies, args.steps)
+        export_suite(suite, best, Path(args.export), studies, args.steps, overrides)
         console.print(f"wrote {args.export}")
 
 
@@ -175,7 +186,7 @@ def _optimize(job: Job) -> None:
     from ganbench.api import RunOptions, eval_context
 
     optuna.logging.set_verbosity(optuna.logging.WARNING if job.quiet else optuna.logging.INFO)
-    suite = load_suite(job.suite_path, steps=job.steps)
+    suite = load_suite(job.suite_path, steps=job.steps, overrides=job.overrides)
     device = _device(job.worker)
     if device == "cpu" and job.workers > 1:  # share the cores instead of oversubscribing them
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // job.workers))
@@ -404,11 +415,18 @@ def _best_table(study, metric: str, space: Space, rows: int = 5) -> Table:
 
 
 def export_suite(
-    suite: Suite, best: dict[str, dict[str, Any]], path: Path, studies: dict[str, Any], steps: int | None
+    suite: Suite,
+    best: dict[str, dict[str, Any]],
+    path: Path,
+    studies: dict[str, Any],
+    steps: int | None,
+    overrides: dict[str, Any] | None = None,
 ) -> None:
     """The suite file with each tuned variant's values replaced by its best parameters; claims,
     seeds and everything else exactly as written (YAML comments are not kept)."""
     raw = yaml.safe_load(Path(suite.path).read_text())
+    if overrides:  # the suite as tuned: --set values are written in
+        apply_overrides(raw, overrides, suite.path)
     for variant, params in best.items():
         raw["variants"][variant] = deep_merge(raw["variants"][variant] or {}, nested(params))
     header = [f"# {suite.path} with values tuned by `ganbench tune`:"]
