@@ -77,7 +77,12 @@ def test_non_finite_samples_are_never_high_quality() -> None:
     stats = mode_stats(torch.cat([good, bad]), GRID.centres, GRID.std)
     assert stats["modes_covered"] == 2.0 and stats["hq_share"] == pytest.approx(2 / 5)
     stats = mode_stats(bad, GRID.centres, GRID.std)
-    assert stats == {"modes_covered": 0.0, "modes_fair": 0.0, "hq_share": 0.0, "reverse_kl": pytest.approx(math.log(M))}
+    assert stats == {
+        "modes_covered": 0.0,
+        "modes_fair": 0.0,
+        "hq_share": 0.0,
+        "reverse_kl": pytest.approx(math.log(M)),
+    }
 
 
 def test_numpy_and_torch_inputs_agree() -> None:

@@ -44,7 +44,9 @@ def test_grid_is_every_combination_in_order():
 
 
 def test_random_draws_are_reproducible_from_the_seed_and_within_bounds():
-    sweep = SweepConfig(random={"optimizer.lr": {"log_uniform": [1e-5, 1e-2]}, "n_critic": {"int": [1, 10]}}, samples=50)
+    sweep = SweepConfig(
+        random={"optimizer.lr": {"log_uniform": [1e-5, 1e-2]}, "n_critic": {"int": [1, 10]}}, samples=50
+    )
     first, again = expand(sweep), expand(sweep)
     assert first == again
     other = expand(SweepConfig(**{**sweep.model_dump(), "seed": 1}))
@@ -103,11 +105,20 @@ def test_a_sweep_shares_one_ensemble():
     ("sweep", "message"),
     [
         ("grid: {optimizer.lrr: [1.0e-4]}", "variants.wgan.sweep.grid.optimizer.lrr: not a key path"),
-        ("grid: {optimizer.lr: [-1.0]}", "variants.wgan.sweep.grid.optimizer.lr: Input should be greater than 0"),
-        ("random: {n_critic: {int: [5, 1]}}", "variants.wgan.sweep: random.n_critic: int: expected [low, high]"),
+        (
+            "grid: {optimizer.lr: [-1.0]}",
+            "variants.wgan.sweep.grid.optimizer.lr: Input should be greater than 0",
+        ),
+        (
+            "random: {n_critic: {int: [5, 1]}}",
+            "variants.wgan.sweep: random.n_critic: int: expected [low, high]",
+        ),
         ("random: {n_critic: {normal: [1, 5]}}", "variants.wgan.sweep.random.n_critic"),
         ("grid: {}", "expected at least one axis"),
-        ("grid: {clip: [0.1]}\n      sammples: 3", "variants.wgan.sweep.sammples: unknown key (did you mean 'samples'?)"),
+        (
+            "grid: {clip: [0.1]}\n      sammples: 3",
+            "variants.wgan.sweep.sammples: unknown key (did you mean 'samples'?)",
+        ),
     ],
 )
 def test_bad_sweeps_are_one_line_with_the_key_path(tmp_path, sweep, message):

@@ -20,7 +20,13 @@ from ganbench.train import RunResult
 
 DONE = ("finished", "diverged")  # results; "failed" runs are tried again
 FIRST = ["run_id", "suite", "dataset", "variant", "config", "seed", "status", "health", "steps_done"]
-LAST = ["wall_s", "device", "compute_precision", "mlflow_run_id", "error"]  # compute_precision: fp32 | bf16 forwards, not the `precision` metric
+LAST = [
+    "wall_s",
+    "device",
+    "compute_precision",
+    "mlflow_run_id",
+    "error",
+]  # compute_precision: fp32 | bf16 forwards, not the `precision` metric
 
 
 def record(result: RunResult, mlflow_run_id: str) -> dict[str, Any]:
