@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
-from ganbench.errors import OutputError
+from ganbench.errors import BadInput, OutputError
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -50,3 +51,20 @@ def output_error(path: Path, err: OSError) -> OutputError:
     return OutputError(
         f"{path}: cannot write: {reason} (the output dir must be writable and have free space)"
     )
+
+
+def read_runs_csv(out_dir: Path) -> Any:
+    """runs.csv of a finished output dir, for the commands that re-read it (leaderboard, report);
+    a missing or corrupt table is one line saying how to rebuild it."""
+    runs_csv = Path(out_dir) / "runs.csv"
+    if not runs_csv.is_file():
+        raise BadInput(f"{runs_csv}: no runs.csv here; run `ganbench run SUITE --out {out_dir}` first")
+    try:
+        import pandas as pd  # late: keeps the modules that only write files light
+
+        return pd.read_csv(runs_csv)
+    except (ValueError, OSError) as err:  # a corrupt table: ParserError, UnicodeDecodeError, ...
+        reason = " ".join(str(err).split())[:120]
+        raise BadInput(
+            f"{runs_csv}: unreadable ({reason}); `ganbench run SUITE --out {out_dir}` rebuilds it from the records"
+        ) from None

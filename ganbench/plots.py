@@ -20,7 +20,7 @@ def sample_figure(samples: np.ndarray, centres: np.ndarray | None, title: str, p
     if samples.ndim == 2:
         _scatter(axes, samples, centres)
     else:
-        _grid(axes, samples)
+        image_grid(axes, samples)
     axes.set_title(title, fontsize=8)
     figure.savefig(path)
     return path
@@ -37,7 +37,8 @@ def _scatter(axes, points: np.ndarray, centres: np.ndarray | None) -> None:
     axes.legend(loc="upper right", fontsize=7)
 
 
-def _grid(axes, images: np.ndarray, n: int = 64) -> None:
+def image_grid(axes, images: np.ndarray, n: int = 64) -> None:
+    """Up to n images [N, C, H, W] in [-1, 1] tiled on one axes (also used by the report)."""
     images = images[:n]
     side = math.ceil(math.sqrt(len(images)))
     c, h, w = images.shape[1:]

@@ -30,6 +30,8 @@ from matplotlib.ticker import NullLocator
 
 from ganbench import samples as samples_store
 from ganbench.errors import BadInput
+from ganbench.files import read_runs_csv
+from ganbench.plots import image_grid
 from ganbench.runner import store
 from ganbench.suite import REFERENCES
 
@@ -90,16 +92,8 @@ REFERENCE_STYLE = {"noise": ("#777777", "--"), "data": ("#2e7d32", ":")}
 def write_report(out_dir: Path, output: Path | None = None) -> Path:
     """Write the report (default out_dir/report.html) and return its path."""
     out_dir = Path(out_dir)
+    runs = read_runs_csv(out_dir)
     runs_csv = out_dir / "runs.csv"
-    if not runs_csv.is_file():
-        raise BadInput(f"{runs_csv}: no runs.csv here; run `ganbench run SUITE --out {out_dir}` first")
-    try:
-        runs = pd.read_csv(runs_csv)
-    except (ValueError, OSError) as err:  # a corrupt table: ParserError, UnicodeDecodeError, ...
-        reason = " ".join(str(err).split())[:120]
-        raise BadInput(
-            f"{runs_csv}: unreadable ({reason}); `ganbench run SUITE --out {out_dir}` rebuilds it from the records"
-        ) from None
     if runs.empty:
         raise BadInput(f"{runs_csv}: no runs recorded yet; run the suite first")
     output = Path(output) if output else out_dir / "report.html"
@@ -602,7 +596,7 @@ def _samples_figure(out_dir: Path, rows: pd.DataFrame, records: dict[str, dict])
         if points.ndim == 2:
             _scatter(axes, points, _centres(record))
         else:
-            _grid(axes, points)
+            image_grid(axes, points)
         _style(axes, f"{variant} (seed {seed})")
     caption = (
         "Final samples of each variant's first seed: generated points (blue) over the mode centres "
@@ -634,18 +628,6 @@ def _scatter(axes, points: np.ndarray, centres: np.ndarray | None) -> None:
         axes.set_ylim(-span, span)
     axes.set_aspect("equal")
     _legend(axes)
-
-
-def _grid(axes, images: np.ndarray, n: int = 64) -> None:
-    images = images[:n]
-    side = math.ceil(math.sqrt(len(images)))
-    c, h, w = images.shape[1:]
-    canvas = np.ones((side * h, side * w, c), dtype=np.float32)
-    for i, image in enumerate(images):
-        r, q = divmod(i, side)
-        canvas[r * h : (r + 1) * h, q * w : (q + 1) * w] = (np.transpose(image, (1, 2, 0)) + 1) / 2
-    axes.imshow(canvas.clip(0, 1).squeeze(), cmap="gray" if c == 1 else None)
-    axes.axis("off")
 
 
 def _artifact_pictures(out_dir: Path, rows: pd.DataFrame) -> list[dict[str, str]]:

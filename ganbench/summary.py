@@ -10,8 +10,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganbench.errors import BadInput
-
 if TYPE_CHECKING:  # imported where used: `ganbench list` needs neither (tests/test_cold_start.py)
     import pandas as pd
 
@@ -148,17 +146,9 @@ def publish_leaderboard(out_dir: Path, fmt: str, output: Path | None) -> None:
     import pandas as pd
 
     from ganbench import leaderboard as board
+    from ganbench.files import read_runs_csv
 
-    runs_csv = out_dir / "runs.csv"
-    if not runs_csv.exists():
-        raise BadInput(f"{runs_csv}: no runs.csv here; run `ganbench run SUITE --out {out_dir}` first")
-    try:
-        runs = pd.read_csv(runs_csv)
-    except (ValueError, OSError) as err:  # a corrupt table: ParserError, UnicodeDecodeError, ...
-        reason = " ".join(str(err).split())[:120]
-        raise BadInput(
-            f"{runs_csv}: unreadable ({reason}); `ganbench run SUITE --out {out_dir}` rebuilds it from the records"
-        ) from None
+    runs = read_runs_csv(out_dir)
     lb = board.aggregate(runs)
     claims_csv = out_dir / "claims.csv"
     claims = pd.read_csv(claims_csv) if claims_csv.exists() else None
