@@ -92,10 +92,12 @@ class ModelConfig(Strict):
     z_dim: PositiveInt = Field(2, description="dimension of the generator's noise input")
     hidden: PositiveInt = Field(128, description="MLP width")
     depth: PositiveInt = Field(3, description="MLP hidden layers")
-    activation: Literal["relu", "leaky_relu", "elu", "tanh"] = Field("relu", description="MLP activation")
+    activation: Literal["relu", "leaky_relu", "elu", "tanh"] = Field(
+        "relu", description="MLP activation (mlp only)"
+    )
     batch_norm: bool = Field(False, description="batch norm in the generator")
     width: PositiveInt = Field(64, description="base channel count of conv archs (dcgan, resnet)")
-    spectral_norm: bool = Field(False, description="spectral norm in the discriminator")
+    spectral_norm: bool = Field(False, description="spectral norm in the discriminator (dcgan, resnet)")
     init: Literal["default", "normal_0.02", "xavier", "kaiming"] = Field(
         "default",
         description="weights of the built-in archs: `default` is each arch's own (mlp: torch's "
@@ -108,6 +110,29 @@ class ModelConfig(Strict):
     @classmethod
     def _known(cls, arch: str) -> str:
         return registered(ARCHS, arch)
+
+    @model_validator(mode="after")
+    def _read_by_arch(self) -> ModelConfig:
+        """A knob the architecture does not read is an error: it would change the run id and
+        nothing else (spectral_norm on an MLP, width on an MLP, hidden on a DCGAN, ...)."""
+        reads = ARCH_KNOBS.get(self.arch)
+        if reads is None:  # a user's architecture: it reads what it reads
+            return self
+        for name in sorted(self.model_fields_set - reads - {"arch"}):
+            if getattr(self, name) != type(self).model_fields[name].default:
+                raise ValueError(
+                    f"{name}: the {self.arch} architecture does not read it "
+                    f"(it reads {', '.join(sorted(reads))}); remove it"
+                )
+        return self
+
+
+# The model keys each built-in architecture reads (ganbench/models/*.py).
+ARCH_KNOBS = {
+    "mlp": {"z_dim", "hidden", "depth", "activation", "batch_norm", "init"},
+    "dcgan": {"z_dim", "width", "batch_norm", "spectral_norm", "init"},
+    "resnet": {"z_dim", "width", "batch_norm", "spectral_norm", "init"},
+}
 
 
 class CriticWarmupConfig(Strict):

@@ -108,3 +108,25 @@ def test_missing_file(tmp_path):
 def test_top_level_not_a_mapping(tmp_path):
     with pytest.raises(BadInput, match="expected a mapping"):
         load_suite(write(tmp_path, "- just\n- a list\n"))
+
+
+@pytest.mark.parametrize(
+    ("model", "knob"),
+    [
+        ("{arch: mlp, spectral_norm: true}", "spectral_norm"),
+        ("{arch: mlp, width: 32}", "width"),
+        ("{arch: dcgan, hidden: 64}", "hidden"),
+        ("{arch: resnet, activation: tanh}", "activation"),
+    ],
+)
+def test_a_knob_the_architecture_does_not_read_is_an_error(tmp_path, model, knob):
+    text = f"name: x\ndatasets: [ring8]\nvariants:\n  a: {{loss: ns, model: {model}}}\n"
+    with pytest.raises(BadInput) as err:
+        load_suite(write(tmp_path, text))
+    message = str(err.value)
+    assert "variants.a.model" in message and f"{knob}: the " in message and "\n" not in message
+
+
+def test_knobs_at_their_defaults_or_read_by_the_arch_are_fine(tmp_path):
+    text = "name: x\ndatasets: [ring8]\nvariants:\n  a: {loss: ns, model: {arch: mlp, spectral_norm: false, hidden: 8}}\n"
+    assert load_suite(write(tmp_path, text)).variants["a"].model.hidden == 8

@@ -143,9 +143,12 @@ def test_any_one_lipschitz_constraint_is_enough(tmp_path):
     for variant in (
         "x: {loss: wgan, clip: null, gp_weight: 1.0}",
         "x: {loss: wgan-gp, gp_weight: 0, clip: 0.01}",
-        "x: {loss: wgan, clip: null, model: {arch: dcgan, spectral_norm: true}}",
     ):
         variant_suite(tmp_path, variant)
+    # (not through the tiny suite: its defaults set MLP knobs that a DCGAN does not read)
+    TrainConfig.model_validate(
+        {"loss": "wgan", "clip": None, "model": {"arch": "dcgan", "spectral_norm": True}}
+    )
 
 
 # ----------------------------------------------------------------------------- critic warm-up
