@@ -25,7 +25,7 @@ from ganbench.runner.files import output_error
 
 LOCK_NAME = ".ganbench.lock"
 POLL_S = 0.5  # --wait without flock: how often the holder is checked
-HOLDER_WAIT_S = 1.0  # how long a refused run waits for the holder to have written its name
+HOLDER_WAIT_S = 5.0  # how long a refused run waits for the holder to have written its name (a loaded machine can deschedule the holder between its flock and its write for over a second)
 
 
 def holder_text(info: dict) -> str:
