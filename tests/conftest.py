@@ -59,6 +59,17 @@ claims:
 """
 
 
+# The smallest training that still exercises every step, for tests that build suites as dicts.
+TINY_DEFAULTS = {
+    "steps": 10,
+    "batch_size": 16,
+    "eval_every": 10,
+    "eval_samples": 100,
+    "w1_points": 50,
+    "model": {"arch": "mlp", "hidden": 8, "depth": 2, "z_dim": 2},
+}
+
+
 def write(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))

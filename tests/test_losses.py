@@ -8,6 +8,7 @@ import torch
 
 from ganbench.losses import critic_estimate, gradient_penalty, r1_penalty, r2_penalty
 from ganbench.registry import LOSSES, PENALTIES
+from tests.conftest import TINY_DEFAULTS
 
 REAL = torch.tensor([[1.0, -2.0]])  # K=1 member, B=2 logits
 FAKE = torch.tensor([[0.5, 3.0]])
@@ -189,14 +190,7 @@ def test_new_losses_train(tmp_path):
     suite = load_suite(
         {
             "name": "new_losses",
-            "defaults": {
-                "steps": 10,
-                "batch_size": 16,
-                "eval_every": 10,
-                "eval_samples": 100,
-                "w1_points": 50,
-                "model": {"arch": "mlp", "hidden": 8, "depth": 2, "z_dim": 2},
-            },
+            "defaults": TINY_DEFAULTS,
             "datasets": ["ring8"],
             "seeds": 1,
             "variants": {
@@ -262,14 +256,7 @@ def test_dragan_trains_per_member(monkeypatch):
     suite = load_suite(
         {
             "name": "dragan",
-            "defaults": {
-                "steps": 10,
-                "batch_size": 16,
-                "eval_every": 10,
-                "eval_samples": 100,
-                "w1_points": 50,
-                "model": {"arch": "mlp", "hidden": 8, "depth": 2, "z_dim": 2},
-            },
+            "defaults": TINY_DEFAULTS,
             "datasets": ["ring8"],
             "seeds": 2,
             "variants": {
