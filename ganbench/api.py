@@ -17,20 +17,20 @@ from typing import Any
 
 import pandas as pd
 
+from ganbench import checkpoint, samples, store
 from ganbench import claims as claims_lib
 from ganbench import leaderboard as board
-from ganbench import samples
 from ganbench.data import build_dataset
 from ganbench.errors import BadInput, Interrupted
+from ganbench.files import write_atomic, write_if_changed
 from ganbench.main_module import spawn_safe
 from ganbench.metrics import EvalContext, metric_identity
 from ganbench.plots import sample_figure
 from ganbench.references import evaluate_reference, reference_specs
-from ganbench.runner import interrupts, lock, parse_devices, plan_units, store
-from ganbench.runner.files import write_atomic, write_if_changed
+from ganbench.results import DONE, RunRecord, RunResult, runs_table
+from ganbench.runner import interrupts, lock, parse_devices, plan_units
 from ganbench.suite import Suite
 from ganbench.tracking import Tracker, artifact_dir, default_uri
-from ganbench.train import RunResult
 
 # Present while an invocation trains (names its tracking URI), removed once its MLflow runs are
 # closed: a later invocation with nothing to train still closes what a killed one left RUNNING.
@@ -43,8 +43,14 @@ class RunOptions:
     tracking_uri: str | None = None
     devices: str = "auto"
     runs_per_device: int = 0  # 0: CPU cores, or 4 per GPU
-    backend: str = "local"
+    backend: str = "local"  # a name in registry.BACKENDS (local, ray, slurm, a plugin's) or an import path
     ray_address: str | None = None
+    slurm_executor: str = "auto"  # slurm | local (submitit's, for tests and laptops) | auto
+    slurm_partition: str | None = None  # None: the cluster's default partition
+    slurm_time: int = 60  # minutes per job
+    slurm_gpus_per_job: int = 0
+    slurm_cpus_per_job: int = 1
+    slurm_folder: Path | None = None  # job scripts, pickles and logs; None: OUT/slurm_logs
     rerun: bool = False
     retries: int = 0
     quiet: bool = False
@@ -52,6 +58,20 @@ class RunOptions:
     inception_weights: str | None = None
     precision: str = "auto"
     wait: bool = False  # another run holds the output dir: wait for it instead of raising Locked
+    # Generator steps between checkpoints of a training unit (0: none; None: one a minute, see
+    # checkpoint.AUTO_SECONDS): a killed unit resumes from its last one with the same numbers.
+    checkpoint_every: int | None = None
+    parent_run_id: str | None = None  # MLflow run to nest this invocation's parent under (a tune study)
+
+    def __post_init__(self) -> None:
+        """An unknown backend is bad input at once, before anything trains (a built-in name imports
+        nothing; an import path is imported to check it)."""
+        from ganbench.registry import BACKENDS, UnknownName
+
+        try:
+            BACKENDS.check(self.backend)
+        except UnknownName as err:
+            raise BadInput(str(err)) from None
 
 
 @dataclass
@@ -89,6 +109,9 @@ def eval_context(suite: Suite, options: RunOptions, out_dir: Path) -> EvalContex
         # Reference statistics and trained classifiers are shared by every suite on the machine.
         cache_dir=os.environ.get("GANBENCH_CACHE") or str(Path.home() / ".cache" / "ganbench"),
         precision=options.precision,
+        checkpoint_dir=str(out_dir / "checkpoints"),
+        checkpoint_every=options.checkpoint_every or 0,
+        checkpoint_seconds=checkpoint.AUTO_SECONDS if options.checkpoint_every is None else 0.0,
     )
 
 
@@ -139,7 +162,7 @@ def run_suite(suite: Suite, options: RunOptions) -> Outcome:
                 return _run_locked(suite, options, out_dir)
         except Interrupted as err:
             done = store.load(out_dir)
-            err.finished = sum(done.get(s.run_id, {}).get("status") in store.DONE for s in suite.specs)
+            err.finished = sum(s.run_id in done and done[s.run_id].done for s in suite.specs)
             err.pending = len(suite.specs) - err.finished
             raise
 
@@ -160,12 +183,13 @@ def _run_locked(suite: Suite, options: RunOptions, out_dir: Path) -> Outcome:
         _preflight(todo + references, context)
         out_dir.mkdir(parents=True, exist_ok=True)
         for spec in references:  # one evaluation each, no training: done here, before the runs
-            store.save(out_dir, store.record(evaluate_reference(spec, context), ""))
+            store.save(out_dir, RunRecord.from_result(evaluate_reference(spec, context)))
+    tables = None
     if todo:
-        _train(suite, todo, options, context, out_dir)
+        tables = _train(suite, todo, options, context, out_dir)
     elif (out_dir / INFLIGHT).exists():
         _close_left_over(suite, options, out_dir)
-    outcome = tabulate(suite, out_dir, write=out_dir.exists())
+    outcome = tables if tables is not None else tabulate(suite, out_dir, write=out_dir.exists())
     outcome.trained = len(todo)
     outcome.wall_s = time.perf_counter() - started
     return outcome
@@ -182,9 +206,10 @@ def _preflight(specs, context: EvalContext) -> None:
             metric_identity(build_dataset(spec.data, context.data_root), spec.train, context)
 
 
-def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_dir: Path) -> None:
+def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_dir: Path) -> Outcome:
     from ganbench.progress import Tracker as ProgressTracker
     from ganbench.progress import progress_bar
+    from ganbench.runner.backends import create_backend
 
     devices = parse_devices(options.devices)
     if options.backend == "local" and not spawn_safe():
@@ -195,13 +220,15 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
                 "its runs train in this process, one ensemble at a time; put the call under such a "
                 "guard to train in parallel worker processes"
             )
-        options, devices = replace(options, runs_per_device=1), devices[:1]
+        options, devices = replace(options, runs_per_device=1, devices=devices[0]), devices[:1]
+    backend = create_backend(options.backend, options, out_dir)
     uri = options.tracking_uri or default_uri(out_dir)
     tracker = Tracker(uri, experiment=suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
     slots = (os.cpu_count() or 1) if devices == ["cpu"] else len(devices) * max(1, options.runs_per_device)
     if devices == ["cpu"] and options.runs_per_device > 0:
         slots = min(slots, options.runs_per_device)
     units = plan_units(todo, devices[0], min_units=slots)
+    checkpoint.prune(context.checkpoint_dir, [[s.run_id for s in u.specs] for u in units])
 
     progress = ProgressTracker()  # replaced by the live one below; told of each saved run
 
@@ -211,12 +238,16 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
             # The record is the commit point: the MLflow child is FINISHED only once it is saved,
             # and a signal waits until all three steps are done.
             with interrupts.deferred():
-                mlflow_id = tracker.log_run(result, artifacts, terminate=False)
+                shape = result.samples.shape[1:] if result.samples is not None else ()
+                generator = samples.save_generator(out_dir, result.spec.run_id, result.generator, shape)
+                mlflow_id = tracker.log_run(result, artifacts, terminate=False, generator=generator)
                 samples.save(out_dir, result.spec.run_id, result.samples)  # the report's panels
-                store.save(out_dir, store.record(result, mlflow_id))
+                store.save(out_dir, RunRecord.from_result(result, mlflow_id))
                 tracker.finish_run(mlflow_id, result.status)
                 tracker.supersede(result.spec.run_id, mlflow_id)
             progress.finished(result)
+        if all(r.status in DONE for r in results):  # a failed unit keeps it: its retry resumes
+            checkpoint.discard(context.checkpoint_dir, [r.spec.run_id for r in results])
 
     status = "FAILED"
     try:
@@ -224,28 +255,19 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
         # saved); duplicate FINISHED children of one run id are dropped.
         tracker.reconcile(store.load(out_dir))
         write_atomic(out_dir / INFLIGHT, json.dumps({"pid": os.getpid(), "uri": uri}))
-        tracker.start_parent(suite.name, {"suite_file": str(suite.path), "runs": str(len(todo))})
+        tracker.start_parent(
+            suite.name,
+            {"suite_file": str(suite.path), "runs": str(len(todo))},
+            parent_run_id=options.parent_run_id,
+            description=suite.file.description,
+        )
         with progress_bar(sum(u.run_steps for u in units), options.quiet) as advance:
             progress = advance
-            if options.backend == "ray":
-                from ganbench.runner.ray_backend import execute_ray
-
-                execute_ray(
-                    units,
-                    options.ray_address,
-                    options.runs_per_device,
-                    context,
-                    record,
-                    advance,
-                    options.retries,
-                    force_cpu=options.devices == "cpu",
-                )
-            else:
-                from ganbench.runner.local import execute_local
-
-                execute_local(
-                    units, devices, options.runs_per_device, context, record, advance, options.retries
-                )
+            backend.run(units, context, record, advance)
+        tables = tabulate(suite, out_dir)  # the parent holds the suite's results before it ends
+        tracker.log_suite(
+            tables.leaderboard, tables.claims, _table_files(suite, out_dir), suite.file.description
+        )
         status = "FINISHED"
     except Interrupted:
         status = "KILLED"
@@ -258,6 +280,14 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
             with contextlib.suppress(Exception):
                 tracker.reconcile(store.load(out_dir), parent_status=status)
                 (out_dir / INFLIGHT).unlink(missing_ok=True)
+    return tables
+
+
+def _table_files(suite: Suite, out_dir: Path) -> list[Path]:
+    """The tables tabulate wrote, as the parent run's artifacts (claims.csv only when the suite
+    has claims: an older one may be left over from an earlier version of the suite)."""
+    names = ["leaderboard.csv", "leaderboard.md", "runs.csv"] + (["claims.csv"] if suite.file.claims else [])
+    return [out_dir / name for name in names]
 
 
 def _close_left_over(suite: Suite, options: RunOptions, out_dir: Path) -> None:
@@ -298,7 +328,7 @@ def _artifacts(result: RunResult) -> list[Path]:
 
 def tabulate(suite: Suite, out_dir: Path, write: bool = True) -> Outcome:
     """runs.csv -> leaderboard.csv / leaderboard.md / claims.csv for the suite's runs in out_dir."""
-    runs = store.runs_table(reference_specs(suite) + suite.specs, store.load(out_dir))
+    runs = runs_table(reference_specs(suite) + suite.specs, store.load(out_dir))
     leaderboard = board.aggregate(runs) if not runs.empty else pd.DataFrame()
     claims = (
         claims_lib.evaluate_claims(

@@ -40,6 +40,7 @@ EPILOGS = {
     "validate": "example:\n  ganbench validate suites/ci_smoke.yaml --set seeds=3 --json",
     "list": "example:\n  ganbench list",
     "schema": "example:\n  ganbench schema --out docs --check",
+    "sample": "example:\n  ganbench sample 3f2a9c1e -n 5000 -o samples.npy   # a run id (or prefix) from runs.csv",
 }
 
 
@@ -115,6 +116,44 @@ def add_overrides(command: argparse.ArgumentParser) -> None:
     )
 
 
+def backend(text: str) -> str:
+    """`--backend`: a registered backend's name or an import path (a plugin's entry point may add names)."""
+    from ganbench.registry import BACKENDS, UnknownName
+
+    try:
+        return BACKENDS.check(text)
+    except UnknownName as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_slurm_flags(command: argparse.ArgumentParser) -> None:
+    """`--backend slurm`'s settings (runner/slurm_backend.py): one submitit job per work unit."""
+    command.add_argument(
+        "--slurm-executor",
+        choices=["auto", "slurm", "local"],
+        default="auto",
+        help="slurm: sbatch; local: submitit's local executor (laptops, tests); auto: "
+        "GANBENCH_SLURM_EXECUTOR if set, else slurm where sbatch exists, else local",
+    )
+    command.add_argument("--slurm-partition", metavar="P", help="Slurm partition (default: the cluster's)")
+    command.add_argument(
+        "--slurm-time", metavar="MIN", type=positive, default=60, help="time limit of a job, minutes"
+    )
+    command.add_argument(
+        "--slurm-gpus-per-job",
+        metavar="N",
+        type=non_negative,
+        default=0,
+        help="GPUs per job (a unit uses one)",
+    )
+    command.add_argument(
+        "--slurm-cpus-per-job", metavar="N", type=positive, default=1, help="CPU cores per job"
+    )
+    command.add_argument(
+        "--slurm-folder", metavar="DIR", type=Path, help="job scripts and logs (default OUT/slurm_logs)"
+    )
+
+
 def add_json(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--json",
@@ -135,21 +174,27 @@ def build_parser() -> Parser:
     def add_command(name: str, help_text: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOGS[name])
 
-    def suite_command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def suite_command(name: str, help_text: str, out: str = "runs/<suite name>") -> argparse.ArgumentParser:
+        """A command that runs a suite: every flag of `run` (tune's trials take them too)."""
         command = add_command(name, help_text)
         command.add_argument("suite", type=Path, help="suite YAML file")
-        command.add_argument("--out", type=Path, help="output dir (default runs/<suite name>)")
+        command.add_argument("--out", type=Path, help=f"output dir (default {out})")
         command.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite in the output dir)")
         command.add_argument("--devices", default="auto", help="auto | cpu | cuda:0,1")
         command.add_argument(
             "--runs-per-device", type=non_negative, default=0, help="worker slots per device (0: auto)"
         )
         command.add_argument(
-            "--backend", choices=["local", "ray"], default="local", help="where the runs train"
+            "--backend",
+            metavar="NAME",
+            type=backend,
+            default="local",
+            help="where the runs train: local, ray, slurm, a plugin's backend or an import path",
         )
         command.add_argument(
             "--ray-address", help="address of a running Ray cluster (default: start a local one)"
         )
+        add_slurm_flags(command)
         command.add_argument("--seeds", type=positive, help="override the suite's seeds with 0..N-1")
         command.add_argument("--steps", type=positive, help="override every variant's generator steps")
         command.add_argument("--rerun", action="store_true", help="train again even runs that finished")
@@ -164,6 +209,13 @@ def build_parser() -> Parser:
         )
         command.add_argument(
             "--inception-weights", help="local Inception weights file (or GANBENCH_INCEPTION_WEIGHTS)"
+        )
+        command.add_argument(
+            "--checkpoint-every",
+            type=non_negative,
+            metavar="N",
+            help="checkpoint each training ensemble every N generator steps (rounded up to 50), so a "
+            "killed run resumes from there with the same numbers; 0: never (default: once a minute)",
         )
         command.add_argument(
             "--wait",
@@ -183,18 +235,19 @@ def build_parser() -> Parser:
     board.add_argument("--format", choices=["csv", "md"], default="csv", help="table format")
     board.add_argument("-o", "--output", type=Path, help="file to write (default: print)")
 
-    tune = add_command("tune", "tune a variant's hyperparameters with Optuna")
-    tune.add_argument("suite", type=Path, help="suite YAML file with a `tune:` section")
-    tune.add_argument("--out", type=Path, help="output dir (default runs/<suite name>-tune)")
-    tune.add_argument("--trials", type=positive, help="trials per study (default: the suite's tune.trials)")
-    tune.add_argument("--workers", type=positive, default=1, help="worker processes per study")
-    tune.add_argument("--storage", help="Optuna storage URL (default: SQLite in the output dir)")
-    tune.add_argument("--study", help="study name (default: <suite>-<variant>)")
-    tune.add_argument("--per-variant", action="store_true", help="tune every variant, not only tune.variant")
-    tune.add_argument("--export", type=Path, help="write the best parameters as a suite YAML")
-    tune.add_argument("--steps", type=positive, help="override every variant's generator steps")
-    tune.add_argument("--quiet", action="store_true", help="print only the best parameters")
-    add_overrides(tune)
+    tune = suite_command(
+        "tune",
+        "tune a variant's hyperparameters with Optuna; each trial runs as `run` would, with run's flags",
+        out="runs/<suite name>-tune",
+    )
+    tune.add_argument(
+        "--trials", type=positive, help="finished trials the study should have (default: tune.trials)"
+    )
+    tune.add_argument("--workers", type=positive, default=1, help="trials at once")
+    tune.add_argument("--storage", help="Optuna storage URL (default: SQLite OUT/optuna.db)")
+    tune.add_argument("--study", help="study name (default: <suite>-<variant>); a stored one is resumed")
+    tune.add_argument("--per-variant", action="store_true", help="a study per variant, not only tune.variant")
+    tune.add_argument("--export", type=Path, help="write the best values as YAML overrides (for --set)")
 
     report = add_command("report", "HTML report of a finished output dir")
     report.add_argument("dir", type=Path, help="output dir of `ganbench run`")
@@ -210,7 +263,22 @@ def build_parser() -> Parser:
     schema = add_command("schema", "write the suite reference (JSON Schema + Markdown)")
     schema.add_argument("--out", type=Path, default=Path("docs"), help="folder")
     schema.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files are stale")
+    add_sample_command(add_command)
     return parser
+
+
+def add_sample_command(add_command: Any) -> None:
+    sample = add_command("sample", "draw samples from a finished run's saved generator")
+    sample.add_argument("run_id", help="the run's id (runs.csv's run_id column) or a unique prefix of it")
+    sample.add_argument("--out", type=Path, help="its output dir, or a folder of output dirs (default runs/)")
+    sample.add_argument("-n", type=positive, required=True, help="how many samples")
+    sample.add_argument("-o", "--output", type=Path, required=True, help="the .npy file to write")
+    sample.add_argument(
+        "--seed",
+        type=non_negative,
+        help="noise stream seed (default: the run's, whose first samples are its final ones)",
+    )
+    add_json(sample)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,6 +340,12 @@ def _options(args: argparse.Namespace):
         runs_per_device=args.runs_per_device,
         backend=args.backend,
         ray_address=args.ray_address,
+        slurm_executor=args.slurm_executor,
+        slurm_partition=args.slurm_partition,
+        slurm_time=args.slurm_time,
+        slurm_gpus_per_job=args.slurm_gpus_per_job,
+        slurm_cpus_per_job=args.slurm_cpus_per_job,
+        slurm_folder=args.slurm_folder,
         rerun=args.rerun,
         retries=args.retries,
         quiet=args.quiet,
@@ -279,6 +353,7 @@ def _options(args: argparse.Namespace):
         inception_weights=args.inception_weights,
         precision=args.precision,
         wait=args.wait,
+        checkpoint_every=args.checkpoint_every,
     )
 
 
@@ -319,9 +394,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from ganbench.tune import tune_suite
+    from ganbench.tune import TuneOptions, tune_suite
 
-    tune_suite(args)
+    options = TuneOptions(
+        run=_options(args),
+        steps=args.steps,
+        seeds=args.seeds,
+        overrides=dict(args.overrides or []),
+        trials=args.trials,
+        workers=args.workers,
+        storage=args.storage,
+        study=args.study,
+        per_variant=args.per_variant,
+        export=args.export,
+    )
+    tuned = tune_suite(args.suite, options)
+    args.summary = {"suite": tuned.suite, "out_dir": str(tuned.out_dir), "studies": tuned.summary()}
     return 0
 
 
@@ -374,6 +462,24 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ganbench import sampling
+
+    found = sampling.find_run(args.run_id, args.out)
+    drawn = sampling.draw(found, args.n, args.seed)
+    sampling.write_samples(args.output, drawn)
+    rec = found.record
+    what = f"run {rec.run_id} ({rec.variant}, {rec.dataset}, seed {rec.seed})"
+    print(f"{args.output}: {len(drawn)} samples of shape {list(drawn.shape[1:])} from {what}")
+    args.summary = {
+        "run_id": rec.run_id,
+        "out_dir": str(found.out_dir),
+        "file": str(args.output),
+        "shape": list(drawn.shape),
+    }
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
@@ -383,6 +489,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "list": cmd_list,
     "schema": cmd_schema,
+    "sample": cmd_sample,
 }
 
 if __name__ == "__main__":

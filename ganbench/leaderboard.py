@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ganbench.metrics import metric_info
+from ganbench.results import metric_columns
 from ganbench.suite import ToleranceConfig
 
 KEYS = ["variant", "dataset", "metric"]
@@ -38,20 +39,6 @@ REFERENCE_ROWS = ("noise", "data")
 # Without a suite tolerance: 3 standard errors of the baseline mean, and an absolute floor so that
 # zero-variance metrics (e.g. every seed covers 8 modes) do not fail on float noise.
 DEFAULT_TOLERANCE = ToleranceConfig(k_se=3.0, absolute=1e-6)
-
-
-def metric_columns(runs: pd.DataFrame) -> list[str]:
-    """Columns the metric registry knows (``diverged`` included), in file order: a numeric
-    column such as a swept ``optimizer.lr`` or an info column such as ``n_fake`` is not a metric."""
-    return [c for c in runs.columns if is_metric(c)]
-
-
-def is_metric(name: str) -> bool:
-    try:
-        metric_info(name)
-    except KeyError:
-        return False
-    return True
 
 
 def diverged_flags(runs: pd.DataFrame) -> pd.Series:
@@ -118,7 +105,7 @@ def not_better_than_noise(table: pd.DataFrame, metrics: tuple[str, ...] = ("w1",
 
 
 def _metric_rows(done: pd.DataFrame) -> pd.DataFrame:
-    metrics = [m for m in metric_columns(done) if m != "diverged"]
+    metrics = [m for m in metric_columns(done.columns) if m != "diverged"]
     values = done[metrics].astype(float).replace([np.inf, -np.inf], np.nan)  # non-finite: not measured
     long = pd.concat([done[["variant", "dataset"]], values], axis=1).melt(
         ["variant", "dataset"], var_name="metric"
@@ -134,8 +121,9 @@ def _metric_rows(done: pd.DataFrame) -> pd.DataFrame:
 
 def _divergence_rows(done: pd.DataFrame) -> pd.DataFrame:
     done = done[~done["variant"].isin(REFERENCE_ROWS)]
+    rate = metric_info("divergence_rate").compute  # the registered variant-scope computation
     cells = done.groupby(["variant", "dataset"], sort=False)["diverged"].agg(
-        n="count", k="sum", mean="mean", std="std", median="median"
+        n="count", k="sum", mean=lambda flags: rate(list(flags)), std="std", median="median"
     )
     ci = [
         stats.binomtest(int(k), int(n)).proportion_ci(method="wilson")

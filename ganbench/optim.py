@@ -63,6 +63,20 @@ class BatchedOptimizer:
             denom = torch.where(self.use_v, denom, 1.0)
         self.flat.addcdiv_(self.m * step_size, denom, value=-1)
 
+    def state_dict(self) -> dict[str, Tensor | int | None]:
+        """What changes while training (moments, step count, per-member lr: freeze zeroes it);
+        the coefficients come from the configs again."""
+        return {"m": self.m, "v": self.v, "t": self.t, "lr": self.lr}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Tensor | int | None]) -> None:
+        """Restore a state_dict() in place (tensors keep this optimizer's device)."""
+        self.m.copy_(state["m"])
+        if self.v is not None:
+            self.v.copy_(state["v"])
+        self.lr.copy_(state["lr"])
+        self.t = int(state["t"])
+
     @torch.no_grad()
     def freeze(self, members: Tensor) -> None:
         """Stop updating the given members (a bool mask [K]): their lr becomes 0."""

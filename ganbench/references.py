@@ -26,9 +26,9 @@ import torch
 from ganbench.data import Dataset, build_dataset
 from ganbench.metrics import EvalContext, evaluate, metric_identity
 from ganbench.metrics.mog import HQ_STDS
+from ganbench.results import RunResult
 from ganbench.seeding import stream
 from ganbench.suite import REFERENCES, RunSpec, Suite
-from ganbench.train import RunResult
 
 BOX_MARGIN = 0.125  # of the centres' span, on each side
 

@@ -35,8 +35,15 @@ class UnknownName(KeyError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    """Names -> implementations of one kind. ``add`` checks what it is given (``accepts``, with
+    ``expects`` saying what in words), so a wrong piece fails where it is registered, in one
+    line, and not in the middle of a run."""
+
+    def __init__(
+        self, kind: str, accepts: Callable[[Any], bool] = callable, expects: str = "a callable"
+    ) -> None:
         self.kind = kind
+        self.accepts, self.expects = accepts, expects
         self._entries: dict[str, T] = {}
         self._declared: dict[str, str] = {}  # built-in name -> module that registers it on import
 
@@ -64,8 +71,12 @@ class Registry(Generic[T]):
         return add
 
     def add(self, name: str, obj: T) -> None:
+        if not isinstance(name, str) or not name or ":" in name:
+            raise ValueError(f"{self.kind} name {name!r}: expected a non-empty name without ':'")
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
+        if not self.accepts(obj):
+            raise TypeError(f"{self.kind} {name!r}: expected {self.expects}, got {type(obj).__name__}")
         self._entries[name] = obj
 
     def get(self, name: str) -> T:
@@ -84,6 +95,10 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+    def registered(self) -> list[T]:
+        """What is registered now, in registration order (imports nothing)."""
+        return list(self._entries.values())
 
     def items(self) -> list[tuple[str, T]]:
         """(name, implementation) pairs: imports every declared module."""
@@ -118,14 +133,30 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-LOSSES: Registry[Any] = Registry("loss")
+def _has(*attributes: str) -> Callable[[Any], bool]:
+    return lambda obj: all(hasattr(obj, a) for a in attributes)
+
+
+LOSSES: Registry[Any] = Registry("loss", _has("d_loss", "g_loss"), "a ganbench.losses.GanLoss")
 ARCHS: Registry[Any] = Registry("arch")
-DATASETS: Registry[Any] = Registry("dataset")
-METRICS: Registry[Any] = Registry("metric")  # filled at once by ganbench.metrics (no torch)
+MODULES: Registry[Any] = Registry("module")  # nn.Module classes that `arch: module` builds, by name
+DATASETS: Registry[Any] = Registry(  # a factory, or a preset: a dict of parameters naming one
+    "dataset",
+    lambda obj: callable(obj) or (isinstance(obj, dict) and "name" in obj),
+    "a factory or a preset dict",
+)
+METRICS: Registry[Any] = Registry(
+    "metric", _has("higher_is_better", "compute"), "a ganbench.metrics.MetricInfo (use @metric)"
+)  # filled at once when ganbench.metrics loads (no torch)
 OPTIMIZERS: Registry[Any] = Registry("optimizer")
 PENALTIES: Registry[Any] = Registry("penalty")  # critic penalties a loss names (ganbench.losses)
-EVALUATORS: Registry[Any] = Registry("evaluator")  # dataset kind -> evaluate(...) (ganbench.metrics)
-CLAIM_TESTS: Registry[Any] = Registry("claim test")  # ganbench.claims.ClaimTest
+EVALUATORS: Registry[Any] = Registry("evaluator")  # dataset kind -> its metrics' view (ganbench.metrics)
+CLAIM_TESTS: Registry[Any] = Registry(
+    "claim test", _has("two_sample", "one_sample"), "a ganbench.claims.ClaimTest"
+)  # ganbench.claims.ClaimTest
+BACKENDS: Registry[Any] = Registry(
+    "backend", _has("from_options", "run"), "a ganbench.runner.backends.Backend class"
+)  # where work units train: --backend NAME
 
 CATALOGUE = "ganbench.metrics"  # registers every built-in metric's MetricInfo at once (no torch)
 
@@ -141,6 +172,7 @@ BUILTINS: list[tuple[Registry[Any], str, tuple[str, ...]]] = [
     (ARCHS, "ganbench.models.mlp", ("mlp",)),
     (ARCHS, "ganbench.models.dcgan", ("dcgan",)),
     (ARCHS, "ganbench.models.resnet", ("resnet",)),
+    (ARCHS, "ganbench.models.module", ("module",)),
     (DATASETS, "ganbench.data.toy", ("grid", "grid25", "ring", "ring8")),
     (
         DATASETS,
@@ -148,9 +180,12 @@ BUILTINS: list[tuple[Registry[Any], str, tuple[str, ...]]] = [
         ("celeba", "cifar10", "digits", "fashion_mnist", "imagefolder", "mnist"),
     ),
     (OPTIMIZERS, "ganbench.optim", ("adam", "rmsprop", "sgd")),
-    (EVALUATORS, "ganbench.metrics.mog", ("toy",)),
+    (EVALUATORS, "ganbench.metrics.toy", ("toy",)),
     (EVALUATORS, "ganbench.metrics.images", ("image",)),
-    (CLAIM_TESTS, "ganbench.claims", ("bootstrap", "mannwhitney", "permutation", "welch")),
+    (CLAIM_TESTS, "ganbench.claims.stat_tests", ("bootstrap", "mannwhitney", "permutation", "welch")),
+    (BACKENDS, "ganbench.runner.local", ("local",)),
+    (BACKENDS, "ganbench.runner.ray_backend", ("ray",)),
+    (BACKENDS, "ganbench.runner.slurm_backend", ("slurm",)),
 ]
 for _registry, _module, _names in BUILTINS:
     _registry.declare(_module, *_names)

@@ -22,9 +22,13 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 from ganbench.suite import (
     ClaimConfig,
     CriticWarmupConfig,
-    ModelConfig,
+    DCGANModel,
+    MLPModel,
+    ModuleModel,
     ObjectiveConfig,
     OptimizerConfig,
+    PluginModel,
+    ResNetModel,
     SuiteFile,
     ToleranceConfig,
     TrainConfig,
@@ -47,7 +51,18 @@ SECTIONS: list[tuple[str, str, type[BaseModel], str]] = [
         "give take the defaults below; `n_critic`, `clip` and `gp_weight` default to the loss's own "
         "settings (its paper's), and the resolved values are part of the run id.",
     ),
-    ("model", "`model`", ModelConfig, ""),
+    (
+        "model",
+        "`model` (`arch: mlp`, the default)",
+        MLPModel,
+        "`model`'s keys depend on `arch`: a key that the architecture does not read is an error. The "
+        "built-in archs' keys are part of the run id; so are `module`'s class paths and arguments "
+        "(not their code).",
+    ),
+    ("model-dcgan", "`model` (`arch: dcgan`)", DCGANModel, ""),
+    ("model-resnet", "`model` (`arch: resnet`)", ResNetModel, ""),
+    ("model-module", "`model` (`arch: module`)", ModuleModel, ""),
+    ("model-plugin", "`model` (any other arch)", PluginModel, ""),
     ("optimizer", "`optimizer`, `optimizer_g`, `optimizer_d`", OptimizerConfig, ""),
     ("critic-warmup", "`critic_warmup`", CriticWarmupConfig, ""),
     (
@@ -72,7 +87,11 @@ ANCHORS["Variant"] = "variant"
 LABELS = {  # how a type column names a section
     "TrainConfig": "variant",
     "Variant": "variant",
-    "ModelConfig": "model",
+    "MLPModel": "model (mlp)",
+    "DCGANModel": "model (dcgan)",
+    "ResNetModel": "model (resnet)",
+    "ModuleModel": "model (module)",
+    "PluginModel": "model (other archs)",
     "OptimizerConfig": "optimizer",
     "CriticWarmupConfig": "critic_warmup",
     "SweepConfig": "sweep",
@@ -173,8 +192,8 @@ def _type(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
         name = prop["$ref"].rsplit("/", 1)[-1]
         return f"[{LABELS.get(name, name)}](#{ANCHORS.get(name, name)})"
-    if "anyOf" in prop:
-        return " | ".join(_type(p) for p in prop["anyOf"])
+    if "anyOf" in prop or "oneOf" in prop:
+        return " | ".join(_type(p) for p in prop.get("anyOf", prop.get("oneOf")))
     if "enum" in prop:
         return " | ".join(f"`{json.dumps(v)}`" for v in prop["enum"])
     if "const" in prop:
@@ -292,7 +311,7 @@ def _losses() -> list[str]:
 
 
 def _metrics() -> list[str]:
-    from ganbench.metrics import DERIVED_SUFFIXES
+    from ganbench.metrics import DERIVED_SCOPES, DERIVED_SUFFIXES
     from ganbench.registry import METRICS
 
     lines = [
@@ -302,10 +321,12 @@ def _metrics() -> list[str]:
         "",
         "What claims (`metric:`), `success:`, `tolerance.metrics` and `tune.objective` can name. "
         "`worst` is what a diverged run counts as in claims (empty: the worst value observed); "
-        "the range clips the report's intervals.",
+        "the range clips the report's intervals; `kinds`: the dataset kinds it is computed for; "
+        "`scope`: one value per run or per variant; `stage`: computed from the samples at each "
+        "evaluation, from the training curves at the end, or by the leaderboard.",
         "",
-        "| metric | better | range | worst | description |",
-        "|---|---|---|---|---|",
+        "| metric | better | range | worst | kinds | scope | stage | description |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, info in METRICS.items():
         low, high = info.bounds
@@ -315,11 +336,12 @@ def _metrics() -> list[str]:
             else f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
         )
         worst = "" if info.worst is None else f"{info.worst:g}"
-        lines.append(
-            _row(f"`{name}`", "higher" if info.higher_is_better else "lower", span, worst, info.description)
-        )
+        better = "higher" if info.higher_is_better else "lower"
+        kinds = ", ".join(info.kinds) or "any"
+        lines.append(_row(f"`{name}`", better, span, worst, kinds, info.scope, info.stage, info.description))
     for suffix, description in DERIVED_SUFFIXES.items():
-        lines.append(_row(f"`<metric>{suffix}`", "lower", "[0, inf]", "", description))
+        scope, stage = DERIVED_SCOPES[suffix]
+        lines.append(_row(f"`<metric>{suffix}`", "lower", "[0, inf]", "", "any", scope, stage, description))
     return [*lines, ""]
 
 

@@ -15,16 +15,6 @@ if TYPE_CHECKING:  # imported where used: `ganbench list` needs neither (tests/t
 
 # Piped output (nohup, CI logs) gets a wide console instead of 80 columns that cut every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)
-SUMMARY_METRICS = (
-    "modes_covered",
-    "modes_fair",
-    "hq_share",
-    "reverse_kl",
-    "w1",
-    "fid",
-    "classifier_fid",
-    "classes_covered",
-)
 
 
 def print_outcome(outcome) -> None:
@@ -73,7 +63,9 @@ def print_failures(outcome) -> int:
 
 
 def _leaderboard_table(lb: pd.DataFrame) -> Table:
-    shown = [m for m in SUMMARY_METRICS if m in set(lb["metric"])]
+    from ganbench.metrics import shown_metrics
+
+    shown = [m for m in shown_metrics() if m in set(lb["metric"])]
     table = Table(title="leaderboard (mean ± std over seeds)")
     for column in ["dataset", "variant", *shown, "healthy", "diverged"]:
         table.add_column(column, justify="left" if column in ("dataset", "variant") else "right")
@@ -164,9 +156,9 @@ def publish_leaderboard(out_dir: Path, fmt: str, output: Path | None) -> None:
 def print_registries() -> None:
     """Names only: no implementation (and so no torch) is imported."""
     from ganbench.metrics import EVALUATORS
-    from ganbench.registry import ARCHS, DATASETS, LOSSES, METRICS, OPTIMIZERS, PENALTIES
+    from ganbench.registry import ARCHS, BACKENDS, DATASETS, LOSSES, METRICS, OPTIMIZERS, PENALTIES
 
-    for registry in (LOSSES, PENALTIES, ARCHS, DATASETS, OPTIMIZERS, EVALUATORS):
+    for registry in (LOSSES, PENALTIES, ARCHS, DATASETS, OPTIMIZERS, EVALUATORS, BACKENDS):
         plural = {"penalty": "penalties"}.get(registry.kind) or registry.kind + (
             "es" if registry.kind.endswith("s") else "s"
         )

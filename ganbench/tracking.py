@@ -3,16 +3,27 @@
 Only the parent process talks to MLflow (workers return results), so the SQLite store never sees
 concurrent writers, and every child is logged in a few ``log_batch`` calls: per-call logging
 costs about 5 ms a metric on SQLite.
+
+What MLflow's UI shows: the experiment (one per suite name) is tagged as a model-training
+experiment, so MLflow 3 opens its runs table rather than the GenAI (traces) view. A parent run
+holds the suite's leaderboard and claims (as metrics, as tables and in its description); a child
+holds one GAN run: the flattened spec as params, loss curves and evaluations as series stamped
+with the wall-clock time each step was reached, the final values as single summary metrics, the
+sample plots and the trained generator as artifacts. Runs carry MLflow's standard source tags.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import getpass
 import logging
+import math
 import os
 import platform
+import re
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,15 +31,27 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ganbench.errors import OutputError
 from ganbench.files import output_error
-from ganbench.train import RunResult
+from ganbench.results import RunRecord, RunResult
 
 BATCH = 900  # MLflow accepts at most 1000 metrics and 100 params per log_batch
 PARAM_BATCH = 90
+TAG_BATCH = 90
 SETUP_TRIES = 8  # opening a store that other processes are creating or migrating
 CALL_TRIES = 12  # one MLflow call while other processes hold SQLite's write lock (~6 s in all)
 PACKAGES = ("ganbench", "torch", "torchvision", "numpy", "scipy", "mlflow", "torch-fidelity")
+# MLflow 3's UI reads this experiment tag to choose between its model-training view (runs,
+# metrics, charts) and its GenAI view (traces, evaluations); without it, it guesses.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+KIND = "ganbench.kind"  # "suite" for a parent (one per invocation), "run" for a child (one GAN run)
+RESUMES, RESUMED_BY = "ganbench.resumes", "ganbench.resumed_by"
+NOTE = "mlflow.note.content"  # the run's (or experiment's) description in the UI, Markdown
+NOTE_LIMIT = 7900  # MLflow keeps at most 8000 characters of a tag value
+# Claim statistics logged on the parent as metrics (claim/<id>/<dataset>/<column>).
+CLAIM_METRICS = ("p_value", "p_adjusted", "effect_size", "stability", "n_better", "n_worse")
 
 
 def default_uri(out_dir: Path) -> str:
@@ -65,7 +88,45 @@ def provenance() -> dict[str, str]:
     for package in PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):
             tags[f"version.{package}"] = metadata.version(package)
+    return tags | source_tags(tags["git_commit"])
+
+
+def source_tags(commit: str) -> dict[str, str]:
+    """MLflow's standard run tags, as ``mlflow.start_run`` would set them: the UI's Source and
+    User columns and the commit link. The commit is ganbench's own (the code that trained)."""
+    tags = {
+        "mlflow.source.type": "LOCAL",
+        "mlflow.source.name": sys.argv[0] if sys.argv and sys.argv[0] else "ganbench",
+    }
+    with contextlib.suppress(Exception):  # no user name in some containers
+        tags["mlflow.user"] = getpass.getuser()
+    if commit != "unknown":
+        tags["mlflow.source.git.commit"] = commit
     return tags
+
+
+def metric_name(*parts: str) -> str:
+    """MLflow metric names allow letters, digits, `_ - . /` and spaces, and must read as a
+    normalised path: anything else (a dataset label such as `ring(8)`, a claim id with `:`)
+    becomes `_`, and empty or dot-only parts are replaced."""
+    clean = [re.sub(r"[^A-Za-z0-9_\-. ]", "_", str(p)).strip() or "_" for p in parts]
+    return "/".join(c if c.strip(".") else c.replace(".", "_") for c in clean)[:250]
+
+
+def timeline(result: RunResult) -> Any:
+    """step -> epoch milliseconds: the real times of the evaluations (and of the start and the
+    end), linearly interpolated in between, so the loss-curve points get plausible times. A
+    result without times (from an older ganbench) is stamped now, never 1970."""
+    if result.started_at <= 0:
+        now = int(time.time() * 1000)
+        return lambda step: now
+    anchors = [(0, result.started_at), *sorted(result.step_times)]
+    end = max(result.steps_done, anchors[-1][0])
+    if end > anchors[-1][0] or len(anchors) == 1:
+        anchors.append((max(end, anchors[-1][0] + 1), max(result.ended_at, anchors[-1][1])))
+    steps = np.array([a[0] for a in anchors], dtype=float)
+    times = np.maximum.accumulate(np.array([a[1] for a in anchors], dtype=float))
+    return lambda step: int(float(np.interp(step, steps, times)) * 1000)
 
 
 class Tracker:
@@ -95,20 +156,71 @@ class Tracker:
         self.tags = provenance() | ({"ganbench.out_dir": self.out_dir} if self.out_dir else {})
         self.parent_id: str | None = None
         self._finished: dict[str, list[str]] = {}  # run id -> FINISHED children, from reconcile
+        self._ends: dict[str, int] = {}  # child -> its training's end (ms), set when it is closed
 
-    def start_parent(self, suite: str, params: dict[str, str]) -> str:
-        run = self.client.create_run(
-            self.experiment_id, run_name=f"{suite}", tags={"suite": suite, **self.tags}
-        )
+    def start_parent(
+        self,
+        suite: str,
+        params: dict[str, str],
+        parent_run_id: str | None = None,
+        description: str = "",
+    ) -> str:
+        """The suite invocation's run (nested under `parent_run_id`, e.g. a tuning study's run).
+        When this output dir's previous invocation was interrupted (its parent KILLED or FAILED,
+        after ``reconcile``), the two are linked both ways (``ganbench.resumes`` and
+        ``ganbench.resumed_by``): the runs a resumed suite trains are spread over both."""
+        previous = self._previous_parent(suite)
+        tags = {"suite": suite, KIND: "suite", **self.tags}
+        if description:
+            tags[NOTE] = description
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id
+        if previous is not None and previous.info.status in ("KILLED", "FAILED"):
+            tags[RESUMES] = previous.info.run_id
+        run = self.client.create_run(self.experiment_id, run_name=suite, tags=tags)
         self.parent_id = run.info.run_id
+        if RESUMES in tags:
+            self.client.set_tag(tags[RESUMES], RESUMED_BY, self.parent_id)
         self._log(run.info.run_id, params=params)
         return self.parent_id
+
+    def log_suite(self, leaderboard: Any, claims: Any, tables: list[Path], description: str = "") -> None:
+        """The suite's results on the parent, before it ends: each leaderboard cell's mean and std
+        as metrics (``<variant>/<dataset>/<metric>.mean``), each claim's statistics as metrics
+        (``claim/<id>/<dataset>/p_value``, ...) and its verdict as a tag, the tables as artifacts
+        (``leaderboard.csv``, ``claims.csv``, ``leaderboard.md``, and ``leaderboard.json`` /
+        ``claims.json`` for the UI's table view) and the Markdown leaderboard in its description."""
+        if not self.parent_id:
+            return
+        from mlflow.entities import Metric, RunTag
+
+        now = int(time.time() * 1000)
+        points = [Metric(name, value, now, 0) for name, value in suite_metrics(leaderboard, claims).items()]
+        for i in range(0, len(points), BATCH):
+            self.client.log_batch(self.parent_id, metrics=points[i : i + BATCH])
+        tags = [RunTag(k, v) for k, v in claim_tags(claims).items()]
+        markdown = next((p for p in tables if p.name == "leaderboard.md" and p.is_file()), None)
+        if markdown is not None:
+            tags.append(RunTag(NOTE, suite_note(description, markdown.read_text())))
+        for i in range(0, len(tags), TAG_BATCH):
+            self.client.log_batch(self.parent_id, tags=tags[i : i + TAG_BATCH])
+        for name, frame in (("leaderboard.json", leaderboard), ("claims.json", claims)):
+            if frame is not None and not frame.empty:
+                self.client.log_table(self.parent_id, data=frame, artifact_file=name)
+        for path in tables:
+            if path.is_file():
+                self._artifact(self.parent_id, path)
 
     def end_parent(self, status: str = "FINISHED") -> None:
         if self.parent_id:
             self.client.set_terminated(self.parent_id, status)
 
-    def log_run(self, result: RunResult, artifacts: list[Path], terminate: bool = True) -> str:
+    def log_run(
+        self, result: RunResult, artifacts: list[Path], terminate: bool = True, generator: Path | None = None
+    ) -> str:
+        """One child: started and (once closed) ended at the run's real training times, its
+        curves as series, its final metrics as summary values, its plots (and its generator's
+        weights, under ``generator/``) as artifacts."""
         spec = result.spec
         tags = {
             "suite": spec.suite,
@@ -121,33 +233,53 @@ class Tracker:
             "health": result.health,
             "device": result.device,
             "precision": result.precision,
+            KIND: "run",
             **self.tags,
         }
         if self.parent_id:
             tags["mlflow.parentRunId"] = self.parent_id
         if result.error:
             tags["error"] = result.error[:5000]
+        started = int(result.started_at * 1000) if result.started_at > 0 else None
         run = self.client.create_run(
             self.experiment_id,
+            start_time=started,
             run_name="/".join(filter(None, [spec.variant, spec.config, spec.dataset, f"seed{spec.seed}"])),
             tags=tags,
         )
         run_id = run.info.run_id
+        if result.ended_at > 0:
+            self._ends[run_id] = int(result.ended_at * 1000)
         params = flatten(spec.resolved()) | {f"metric_identity.{k}": v for k, v in result.info.items()}
         params |= {f"sweep.{path}": str(value) for path, value in spec.swept.items()}
         self._log(run_id, params=params, result=result)
         for path in artifacts:
-            try:
-                self.client.log_artifact(run_id, str(path))
-            except OSError as err:
-                raise output_error(Path(self.out_dir or "."), err) from None
+            self._artifact(run_id, path)
+        if generator is not None:
+            self._artifact(run_id, generator, "generator")
         if terminate:
             self.finish_run(run_id, result.status)
         return run_id
 
     def finish_run(self, mlflow_id: str, status: str) -> None:
         """Close a child logged with terminate=False, once its record is saved."""
-        self.client.set_terminated(mlflow_id, "FAILED" if status == "failed" else "FINISHED")
+        self.client.set_terminated(
+            mlflow_id,
+            "FAILED" if status == "failed" else "FINISHED",
+            end_time=self._ends.pop(mlflow_id, None),
+        )
+
+    def _artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
+        try:
+            self.client.log_artifact(run_id, str(path), folder)
+        except OSError as err:
+            raise output_error(Path(self.out_dir or "."), err) from None
+
+    def _previous_parent(self, suite: str) -> Any:
+        """This output dir's most recent suite run, if any (the one a new invocation resumes)."""
+        found = self._search(f"tags.`{KIND}` = 'suite'")
+        parents = [r for r in found if r.data.tags.get("suite") == suite and r.info.run_id != self.parent_id]
+        return max(parents, key=lambda r: r.info.start_time or 0, default=None)
 
     def supersede(self, run_id: str, keep: str) -> None:
         """`keep` is now run_id's FINISHED child: delete the earlier ones (--rerun, lost records)."""
@@ -156,32 +288,36 @@ class Tracker:
                 self.client.delete_run(old)
         self._finished[run_id] = [keep]
 
-    def reconcile(self, records: dict[str, dict[str, Any]], parent_status: str = "KILLED") -> int:
+    def reconcile(self, records: dict[str, RunRecord], parent_status: str = "KILLED") -> int:
         """Make this output dir's MLflow runs agree with its records; returns how many changed.
 
         RUNNING runs are left by an invocation that was killed (or, with parent_status, by this
         one being stopped): a child whose record names it becomes FINISHED (FAILED for a failed
-        run), any other child KILLED, a parent `parent_status`."""
+        run), any other child KILLED, a parent `parent_status`. Runs of other kinds (a tuning
+        study's or trial's, ``ganbench.kind`` study / trial) are their owner's business."""
         changed = 0
         for run in self._search("attributes.status = 'RUNNING'"):
-            tags = run.data.tags
-            if "mlflow.parentRunId" not in tags:
+            tags, end, role = run.data.tags, None, _role(run)
+            if role is None:
+                continue
+            if role == "suite":
                 status = parent_status
             else:
-                rec = records.get(tags.get("run_id", ""), {})
-                if rec.get("mlflow_run_id") == run.info.run_id:
-                    status = "FAILED" if rec.get("status") == "failed" else "FINISHED"
+                rec = records.get(tags.get("run_id", ""))
+                if rec is not None and rec.mlflow_run_id == run.info.run_id:
+                    status = "FAILED" if rec.status == "failed" else "FINISHED"
+                    end = int(rec.ended_at * 1000) if rec.ended_at > 0 else None
                 else:
                     status = "KILLED"
-            self.client.set_terminated(run.info.run_id, status)
+            self.client.set_terminated(run.info.run_id, status, end_time=end)
             changed += 1
         finished: dict[str, list[Any]] = {}
         for run in self._search("attributes.status = 'FINISHED'"):
-            if "mlflow.parentRunId" in run.data.tags and run.data.tags.get("run_id"):
+            if _role(run) == "run" and run.data.tags.get("run_id"):
                 finished.setdefault(run.data.tags["run_id"], []).append(run)
         self._finished = {}
         for run_id, runs in finished.items():
-            named = records.get(run_id, {}).get("mlflow_run_id")
+            named = records[run_id].mlflow_run_id if run_id in records else None
             runs.sort(key=lambda r: (r.info.run_id != named, -(r.info.start_time or 0)))
             for extra in runs[1:]:  # the record's child first, else the newest
                 self.client.delete_run(extra.info.run_id)
@@ -211,22 +347,90 @@ class Tracker:
             self.client.log_batch(run_id, params=items[i : i + PARAM_BATCH])
         if result is None:
             return
-        now = 0  # fixed timestamps keep records reproducible; steps carry the order
+        clock = timeline(result)
         points = [
-            Metric(name, value, now, step)
+            Metric(name, value, clock(step), step)
             for name, series in result.history.items()
             for step, value in series
             if value == value  # MLflow rejects NaN on some stores; a missing point says the same
         ]
-        final_step = result.steps_done
-        points += [
-            Metric(f"final.{name}", value, now, final_step)
-            for name, value in result.metrics.items()
-            if value == value
-        ]
-        points.append(Metric("wall_s", result.wall_s, now, final_step))
+        points += _summary(result, clock)
         for i in range(0, len(points), BATCH):
             self.client.log_batch(run_id, metrics=points[i : i + BATCH])
+
+
+def _summary(result: RunResult, clock: Any) -> list[Any]:
+    """The final metrics as one point each, at the last step and the run's end time, so that
+    they are what the UI's runs table and the run page show. A final value that its series
+    already ends with is not logged again; one that differs (``critic_w``: the loss-curve point
+    averages a window, the final value the steps since the last evaluation) is logged after it."""
+    from mlflow.entities import Metric
+
+    step = result.steps_done
+    stamp = max(clock(step), int(result.ended_at * 1000))
+    last = {name: series[-1] for name, series in result.history.items() if series}
+    finals = dict(result.metrics) | {"wall_s": result.wall_s}
+    return [
+        Metric(name, value, stamp, step)
+        for name, value in finals.items()
+        if value == value and (name not in last or last[name][1] != value)
+    ]
+
+
+def _role(run: Any) -> str | None:
+    """ "suite" (a parent) or "run" (a child), from its ``ganbench.kind`` tag or, for runs logged
+    before that tag existed, from whether it has a parent run; None for any other kind."""
+    kind = run.data.tags.get(KIND)
+    if kind:
+        return kind if kind in ("suite", "run") else None
+    return "run" if "mlflow.parentRunId" in run.data.tags else "suite"
+
+
+def suite_metrics(leaderboard: Any, claims: Any) -> dict[str, float]:
+    """The parent's metrics: leaderboard means and stds, claim statistics (finite values only)."""
+    out: dict[str, float] = {}
+    if leaderboard is not None and not leaderboard.empty:
+        for row in leaderboard.to_dict("records"):
+            for column in ("mean", "std"):
+                out[metric_name(row["variant"], row["dataset"], f"{row['metric']}.{column}")] = row.get(
+                    column
+                )
+    if claims is not None and not claims.empty:
+        for row in claims.to_dict("records"):
+            for column in CLAIM_METRICS:
+                if column in row:
+                    out[metric_name("claim", row["id"], row.get("dataset", ""), column)] = row[column]
+    return {k: float(v) for k, v in out.items() if _finite(v)}
+
+
+def claim_tags(claims: Any) -> dict[str, str]:
+    """`claim.<id>.<dataset>` -> verdict (and the expected one), searchable in the UI."""
+    if claims is None or claims.empty:
+        return {}
+    tags = {}
+    for row in claims.to_dict("records"):
+        key = metric_name("claim", row["id"], row.get("dataset", "")).replace("/", ".")
+        expected = row.get("expected")
+        verdict = str(row.get("verdict", ""))
+        tags[key] = verdict + (f" (expected {expected})" if isinstance(expected, str) and expected else "")
+    return tags
+
+
+def suite_note(description: str, markdown: str) -> str:
+    """The parent's description: the suite's own, then its Markdown leaderboard (cut to fit)."""
+    head = f"{description.strip()}\n\n" if description and description.strip() else ""
+    text = head + markdown
+    if len(text) <= NOTE_LIMIT:
+        return text
+    tail = "\n\n... (cut; the whole table is the artifact leaderboard.md)"
+    return text[: NOTE_LIMIT - len(tail)] + tail
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -269,9 +473,14 @@ def _open(uri: str, db: Path | None, experiment: str, artifact_root: Path) -> tu
             client = _Retrying(MlflowClient(tracking_uri=uri), db)
             found = client.get_experiment_by_name(experiment)
             if found is not None:
+                for key, value in EXPERIMENT_KIND.items():  # created by an older ganbench
+                    if found.tags.get(key) != value:
+                        client.set_experiment_tag(found.experiment_id, key, value)
                 return client, found.experiment_id
             location = artifact_root.resolve().as_uri() if db is not None else None
-            return client, client.create_experiment(experiment, artifact_location=location)
+            return client, client.create_experiment(
+                experiment, artifact_location=location, tags=EXPERIMENT_KIND
+            )
         except OutputError:
             raise
         except Exception as err:  # noqa: BLE001 - whatever the store raised, one line

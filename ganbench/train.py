@@ -10,23 +10,26 @@ their sum only joins them for one backward pass whose gradients stay separate.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from ganbench import health
+from ganbench.checkpoint import Checkpointer, note
 from ganbench.data import Dataset, build_dataset
 from ganbench.losses import critic_estimate
-from ganbench.metrics import EvalContext, evaluate, metric_identity
+from ganbench.metrics import EvalContext, evaluate, metric_identity, training_metrics
+from ganbench.metrics.training import OSC_WINDOW, TrainingTrace, critic_at_evals, oscillation
 from ganbench.models.base import EnsembleNet
 from ganbench.optim import BatchedOptimizer
 from ganbench.registry import ARCHS, LOSSES, PENALTIES
+from ganbench.results import RunResult
 from ganbench.seeding import stream
 from ganbench.suite import RunSpec, TrainConfig
 
@@ -40,26 +43,8 @@ CHECK_EVERY = 25  # steps between divergence checks (each one syncs with the dev
 LOSS_BOUND = 1e6
 OUTPUT_BOUND = 100.0
 HISTORY_POINTS = 200  # loss curves are averaged into at most this many points per run
-OSC_WINDOW = 5  # last evaluations over which a metric's oscillation is measured
 SAMPLES_KEPT = 1000  # final samples returned for the artifact plot
 GRID_KEPT = 64  # images kept at each evaluation for a sample-grid artifact
-
-
-@dataclass
-class RunResult:
-    spec: RunSpec
-    status: str  # finished | diverged | failed
-    steps_done: int
-    metrics: dict[str, float] = field(default_factory=dict)
-    history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    samples: np.ndarray | None = None
-    snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)  # images: (step, grid samples)
-    wall_s: float = 0.0
-    device: str = "cpu"
-    precision: str = "fp32"  # of the forward passes: fp32 | bf16 (autocast, float32 weights)
-    info: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    health: str = ""  # see ganbench.health (set for finished and diverged runs)
 
 
 # Scalars that may differ between members of one ensemble; everything else must match.
@@ -141,6 +126,23 @@ class Streams:
             self.perturb = [stream(g_seed, "perturb") for g_seed in self.seeds]
         return self._stack([torch.rand(real.shape[1:], generator=g) for g in self.perturb])
 
+    def state_dict(self) -> dict[str, Any]:
+        """The generators' states. Valid at a chunk boundary only (a checkpoint's step is a
+        multiple of CHUNK): then every draw made so far is used, and the next step draws anew."""
+        gens = {name: [g.get_state() for g in gens] for name, gens in self.gens.items()}
+        perturb = [g.get_state() for g in self.perturb] if hasattr(self, "perturb") else None
+        return {"gens": gens, "perturb": perturb}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, states in state["gens"].items():
+            for g, saved in zip(self.gens[name], states, strict=True):
+                g.set_state(saved)
+        if state["perturb"] is not None:  # created lazily: only if the saved run had drawn from it
+            self.perturb = [stream(g_seed, "perturb") for g_seed in self.seeds]
+            for g, saved in zip(self.perturb, state["perturb"], strict=True):
+                g.set_state(saved)
+        self.loaded = -1  # the next step draws its chunk
+
     def warmup(self) -> tuple[torch.Tensor, ...]:
         """Noise, real data and penalty weights of one critic update beyond n_critic (critic
         warm-up), drawn when asked for from the member's own noise/data/penalty generators."""
@@ -150,6 +152,61 @@ class Streams:
             self._stack([ds.sample(b, g) for ds, g in zip(self.datasets, self.gens["data"], strict=True)]),
             self._stack([torch.rand(b, generator=g) for g in self.gens["penalty"]]),
         )
+
+
+@dataclass
+class Carry:
+    """Everything the training loop carries from one step to the next: what a checkpoint holds.
+    Every field is changed in place by the loop, never rebound, so restoring in place suffices."""
+
+    G: EnsembleNet
+    D: EnsembleNet
+    opt_g: BatchedOptimizer
+    opt_d: BatchedOptimizer
+    g_ema: torch.Tensor | None
+    streams: Streams
+    curves: torch.Tensor  # [3, steps, K]: d_loss, g_loss, critic estimate
+    alive: torch.Tensor  # [K] bool, on the CPU
+    steps_done: list[int]
+    evals: list[dict[str, Any]]  # per evaluation: step, per-member metric dicts, time
+    snapshots: list[list[tuple[int, np.ndarray]]]
+    last_metrics: list[dict[str, float]]
+
+    def state_dict(self, step: int) -> dict[str, Any]:
+        """The state after `step` generator steps (a multiple of CHUNK), as tensors and JSON, so
+        that torch.load(weights_only=True) reads it back: no pickled objects."""
+        record = {"steps_done": self.steps_done, "evals": self.evals, "last_metrics": self.last_metrics}
+        return {
+            "nets": [self.G.state_dict(), self.D.state_dict()],  # flat weights and buffers (SN's u)
+            "optimizers": [self.opt_g.state_dict(), self.opt_d.state_dict()],
+            "g_ema": self.g_ema,
+            "streams": self.streams.state_dict(),
+            "curves": self.curves[:, :step].clone(),  # a copy: a view would save the whole tensor
+            "alive": self.alive.clone(),
+            # Metric values are Python floats (the evaluators' contract), which JSON keeps exactly.
+            "record": json.dumps(record, default=lambda value: value.item()),
+            "snapshots": [[(s, torch.from_numpy(a)) for s, a in member] for member in self.snapshots],
+        }
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Any]) -> int:
+        """Restore a state_dict() (read onto the CPU) in place; returns its step."""
+        for net, saved in zip((self.G, self.D), state["nets"], strict=True):
+            net.load_state_dict(saved)
+        for opt, saved in zip((self.opt_g, self.opt_d), state["optimizers"], strict=True):
+            opt.load_state_dict(saved)
+        if self.g_ema is not None:
+            self.g_ema.copy_(state["g_ema"])
+        self.streams.load_state_dict(state["streams"])
+        step = int(state["step"])
+        self.curves[:, :step] = state["curves"]
+        self.alive.copy_(state["alive"])
+        record = json.loads(state["record"])
+        self.steps_done[:] = record["steps_done"]
+        self.evals[:] = record["evals"]
+        self.last_metrics[:] = record["last_metrics"]
+        self.snapshots[:] = [[(s, a.numpy()) for s, a in member] for member in state["snapshots"]]
+        return step
 
 
 def train_group(
@@ -165,7 +222,11 @@ def train_group(
     gemm, threaded within the matrix and with a gemv path for a width of 1, against its batched
     gemm), which changes the last bits, so without the ghost a run's numbers would depend on
     whether it trained alone. With it they do not (tests/test_invariance.py). An exception
-    carries `steps_done`, the generator steps completed before it."""
+    carries `steps_done`, the generator steps completed before it.
+
+    With a checkpoint dir and cadence in the context, the loop saves what it carries (``Carry``)
+    now and then, and a later call with the same specs resumes from the last checkpoint, with
+    the numbers of an uninterrupted run (ganbench.checkpoint; tests/test_checkpoint.py)."""
     completed = [0]
     try:
         if len(specs) == 1:
@@ -186,7 +247,7 @@ def _train_group(
     completed: list[int],
 ) -> list[RunResult]:
     """The ensemble loop; members from n_real on are ghosts (see train_group)."""
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     context = context or EvalContext(device=device)
     t = specs[0].train
     k = len(specs)
@@ -217,8 +278,24 @@ def _train_group(
     evals: list[dict[str, Any]] = []  # per evaluation: step, per-member metric dicts
     snapshots: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(k)]
     last_metrics: list[dict[str, float]] = [{} for _ in range(k)]
+    carry = Carry(
+        G, D, opt_g, opt_d, g_ema, streams, curves, alive, steps_done, evals, snapshots, last_metrics
+    )
+    saver = _checkpointer(specs, n_real, device, precision, context)
+    start = 0
+    if saver is not None and (saved := saver.load()) is not None:
+        try:
+            start = completed[0] = carry.load_state_dict(saved)
+        except (RuntimeError, KeyError, ValueError, TypeError):  # e.g. a plugin net changed shape
+            saver.reject()
+            raise
+        started -= saved["wall_s"]  # the unit's wall time counts the steps trained before the kill
+        started_at = saved["started_at"]
+        note(f"{n_real} run(s) resume from their checkpoint at step {start} ({saver.path.name})")
+        if on_progress:
+            on_progress(start * n_real)
 
-    for step in range(t.steps):
+    for step in range(start, t.steps):
         for it in range(t.critic_iterations(step)):  # n_critic, or more during critic warm-up
             z, real, eps = streams.at(step, it)
             with torch.no_grad():
@@ -271,7 +348,7 @@ def _train_group(
                 alive[m] = False
             if blown.any():
                 _freeze(blown, G, D, opt_g, opt_d)
-            row = {"step": done, "metrics": [None] * k}
+            row = {"step": done, "metrics": [None] * k, "time": time.time()}
             for m in alive.nonzero().flatten().tolist():
                 if m >= n_real:
                     continue  # a ghost (see train_group)
@@ -280,17 +357,24 @@ def _train_group(
                 )
                 row["metrics"][m] = last_metrics[m] = metrics
                 if datasets[m].kind == "image":
-                    snapshots[m].append((done, fakes[m, :GRID_KEPT].numpy()))
+                    # a copy: a view would keep all of `fakes` alive (and in every checkpoint)
+                    snapshots[m].append((done, fakes[m, :GRID_KEPT].numpy().copy()))
             evals.append(row)
         if not alive.any():
             break
+        if saver is not None and done < t.steps and saver.due(done):
+            state = carry.state_dict(done)
+            saver.save(done, {**state, "wall_s": time.perf_counter() - started, "started_at": started_at})
 
     wall = time.perf_counter() - started
     curves_np = curves.cpu().numpy()
-    final = _generate(G, g_ema if g_ema is not None else G.flat.detach(), specs, t, device)
+    final_weights = g_ema if g_ema is not None else G.flat.detach()
+    final = _generate(G, final_weights, specs, t, device)
+    final_weights = final_weights.float().cpu().numpy()
     info = metric_identity(datasets[0], t, context)
     finals = [
-        _final_metrics(last_metrics[m], evals, curves_np, m, loss.wasserstein, not alive[m]) for m in range(k)
+        _final_metrics(last_metrics[m], evals, curves_np, m, loss.wasserstein, not alive[m], datasets[m].kind)
+        for m in range(k)
     ]
     return [
         RunResult(
@@ -311,9 +395,38 @@ def _train_group(
             device=device,
             precision=precision,
             info=info,
+            started_at=started_at,
+            ended_at=time.time(),
+            step_times=[(row["step"], row["time"]) for row in evals if row["metrics"][m] is not None],
+            generator=final_weights[m].copy() if alive[m] else None,
         )
         for m, s in enumerate(specs[:n_real])
     ]
+
+
+def _checkpointer(
+    specs: list[RunSpec], n_real: int, device: str, precision: str, context: EvalContext
+) -> Checkpointer | None:
+    """The unit's checkpointer, if the context asks for checkpoints. What must match to resume:
+    the members' specs in ensemble order (ghost included), the precision and the device type."""
+    if not context.checkpoint_dir or (context.checkpoint_every <= 0 and context.checkpoint_seconds <= 0):
+        return None
+    identity = {
+        "specs": [s.resolved() for s in specs],
+        "n_real": n_real,
+        "chunk": CHUNK,
+        "precision": precision,
+        "device": torch.device(device).type,
+    }
+    run_ids = [s.run_id for s in specs[:n_real]]
+    return Checkpointer(
+        context.checkpoint_dir,
+        run_ids,
+        identity,
+        align=CHUNK,
+        every=context.checkpoint_every,
+        seconds=context.checkpoint_seconds,
+    )
 
 
 def _n_modes(dataset: Dataset) -> int | None:
@@ -418,48 +531,19 @@ def _final_metrics(
     m: int,
     wasserstein: bool,
     diverged: bool,
+    kind: str,
 ) -> dict[str, float]:
-    metrics = dict(last)
-    metrics["diverged"] = float(diverged)
-    series = _eval_series(evals, m)
-    for name, values in series.items():
-        tail = np.asarray(values[-OSC_WINDOW:], dtype=float)
-        metrics[f"{name}_osc"] = (
-            float(np.std(tail)) if len(tail) > 1 and np.isfinite(tail).all() else math.nan
-        )
-    if wasserstein:
-        estimates = _critic_at_evals(curves[2, :, m], evals, m)
-        metrics["critic_w"] = estimates[-1] if estimates else math.nan
-        w1 = series.get("w1", [])
-        # The critic's estimate as a share of the exact W1 over the last evaluations (health).
-        tail = [c / w for c, w in list(zip(estimates, w1, strict=False))[-OSC_WINDOW:] if w > 0]
-        metrics["critic_w1_ratio"] = float(np.median(tail)) if tail and np.isfinite(tail).all() else math.nan
-        ok = [(c, w) for c, w in zip(estimates, w1, strict=False) if np.isfinite(c) and np.isfinite(w)]
-        corr = (
-            stats.spearmanr(*zip(*ok, strict=False)).statistic
-            if len(ok) >= 3 and len({w for _, w in ok}) > 1
-            else math.nan
-        )
-        metrics["w_quality_corr"] = float(corr)
-    return metrics
-
-
-def _eval_series(evals: list[dict[str, Any]], m: int) -> dict[str, list[float]]:
+    """Member m's last evaluation's metrics, then the training-stage metrics of its trace."""
     series: dict[str, list[float]] = {}
     for row in evals:
         for name, value in (row["metrics"][m] or {}).items():
             series.setdefault(name, []).append(value)
-    return series
-
-
-def _critic_at_evals(estimate: np.ndarray, evals: list[dict[str, Any]], m: int) -> list[float]:
-    """The critic's W estimate averaged over the steps since the previous evaluation."""
-    out, start = [], 0
-    for row in evals:
-        if row["metrics"][m] is not None:
-            out.append(float(np.mean(estimate[start : row["step"]])))
-        start = row["step"]
-    return out
+    evaluated = [row["metrics"][m] is not None for row in evals]
+    critic = (
+        critic_at_evals(curves[2, :, m], [row["step"] for row in evals], evaluated) if wasserstein else None
+    )
+    trace = TrainingTrace(diverged=diverged, series=series, critic=critic)
+    return dict(last) | training_metrics(trace, kind) | oscillation(trace)
 
 
 def _history(

@@ -57,3 +57,42 @@ def test_bad_baseline_is_bad_input(checked, content, capsys):
         baseline.write_text(content)
     assert main(["check", str(tmp_path / "suite.yaml"), *flags, "--baseline", str(baseline)]) == 2
     assert str(baseline) in capsys.readouterr().err
+
+
+def test_image_suite_baseline_round_trip(tmp_path, monkeypatch, capsys):
+    """The README's way to gate one's own GAN code on an image suite: publish the leaderboard,
+    then `check --baseline` against it passes. runs.csv holds info columns (n_real, n_fake,
+    extractor) beside the metrics; rebuilt from the CSV they must not turn into metrics."""
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    suite = write(
+        tmp_path,
+        """
+        name: images_gate
+        defaults:
+          steps: 4
+          batch_size: 16
+          eval_every: 2
+          eval_samples: 120
+          image_metrics: [classifier]
+          model: {arch: dcgan, z_dim: 8, width: 8, batch_norm: true}
+        datasets: [{name: digits, size: 16}]
+        seeds: 2
+        variants:
+          gan: {loss: ns}
+        """,
+        "images.yaml",
+    )
+    out = tmp_path / "out"
+    flags = ["--out", str(out), "--devices", "cpu", "--runs-per-device", "1", "--quiet"]
+    assert main(["run", str(suite), *flags]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert {"n_real", "n_fake", "extractor", "classifier_fid"} <= set(runs.columns)
+    baseline = tmp_path / "base.csv"
+    assert main(["leaderboard", str(out), "-o", str(baseline)]) == 0
+    published = pd.read_csv(baseline)
+    assert "classifier_fid" in set(published["metric"])
+    assert not {"n_real", "n_fake", "extractor"} & set(published["metric"])
+    capsys.readouterr()
+    assert main(["check", str(suite), *flags, "--baseline", str(baseline)]) == 0
+    out_text = capsys.readouterr().out
+    assert "REGRESSION" not in out_text and "check passed" in out_text

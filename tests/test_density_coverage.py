@@ -13,8 +13,7 @@ import torch
 from prdc import compute_prdc
 
 from ganbench.data.images import digits
-from ganbench.metrics import EvalContext, evaluate, metric_info
-from ganbench.metrics import images as image_metrics
+from ganbench.metrics import EvalContext, evaluate, fid, metric_info
 from ganbench.metrics.fid import density_coverage, precision_recall
 from ganbench.registry import load_builtins
 from ganbench.suite import TrainConfig
@@ -103,14 +102,18 @@ def test_registered_and_k_comes_from_prdc_k(monkeypatch):
     assert TrainConfig().prdc_k == 5
     seen = {}
 
-    def fake_inception(dataset, fake, weights, cache, device, k):
-        seen["k"] = k
-        return {"density": 1.0, "coverage": 1.0}
+    names = ["fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"]
 
-    monkeypatch.setattr(image_metrics, "inception_metrics", fake_inception)
+    def fake_inception(dataset, fake, weights, cache, device, k):  # no Inception weights here
+        seen["k"] = k
+        return dict.fromkeys(names, 1.0)
+
+    monkeypatch.setattr(fid, "inception_metrics", fake_inception)
     train = TrainConfig(eval_samples=12, image_metrics=["inception"], prdc_k=3)
     data = digits(size=16)
-    evaluate(data, data.sample(12, torch.Generator().manual_seed(0)), torch.Generator(), train, EvalContext())
-    assert seen["k"] == 3
+    metrics = evaluate(
+        data, data.sample(12, torch.Generator().manual_seed(0)), torch.Generator(), train, EvalContext()
+    )
+    assert seen["k"] == 3 and list(metrics) == names  # every registered inception metric, in order
     with pytest.raises(ValueError, match=r"prdc_k \(12\) must be below eval_samples \(12\)"):
         TrainConfig(eval_samples=12, image_metrics=["inception"], prdc_k=12)

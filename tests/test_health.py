@@ -77,7 +77,7 @@ def test_constant_critic_is_dead():
         curves = np.zeros((3, 30, 1))
         curves[2] = estimate
         metrics = _final_metrics(
-            {"w1": 0.5, "hq_share": 0.5, "modes_fair": 8.0}, evals, curves, 0, True, False
+            {"w1": 0.5, "hq_share": 0.5, "modes_fair": 8.0}, evals, curves, 0, True, False, "toy"
         )
         assert metrics["critic_w1_ratio"] == pytest.approx(estimate / 0.5)
         assert health.classify("finished", metrics, 8) == expected

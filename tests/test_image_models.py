@@ -3,6 +3,7 @@ within their member, spectral norm reaches a top singular value of 1."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -86,3 +87,32 @@ def test_spectral_norm_off_leaves_weights_alone():
 def test_unsupported_resolution_is_bad_input(arch):
     with pytest.raises(BadInput, match="square images"):
         ARCHS.get(arch)(config(arch), (1, 27, 27), [0])
+
+
+@pytest.mark.parametrize("loss", ["hinge", "ns"])
+def test_spectral_norm_critic_trains_through_the_engine(loss):
+    """D(real) and D(fake) share one backward while each forward moves the power-iteration vector
+    in place: the first forward's graph must keep the vector it used (it once failed here with
+    "modified by an inplace operation"), as suites/cifar10_fid.yaml's dcgan_hinge needs."""
+    from ganbench.suite import load_suite
+    from ganbench.train import train_group
+
+    suite = load_suite(
+        {
+            "name": "sn",
+            "defaults": {
+                "steps": 3,
+                "batch_size": 8,
+                "eval_every": 3,
+                "eval_samples": 16,
+                "image_metrics": [],
+                "model": {"arch": "dcgan", "z_dim": 8, "width": 8, "spectral_norm": True},
+            },
+            "datasets": [{"name": "digits", "size": 16}],
+            "seeds": 2,
+            "variants": {"sn": {"loss": loss}},
+        }
+    )
+    results = train_group(suite.specs)
+    assert [r.status for r in results] == ["finished", "finished"]
+    assert all(np.isfinite(r.generator).all() for r in results)

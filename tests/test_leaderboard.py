@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ganbench.leaderboard import COLUMNS, aggregate, compare_to_baseline, metric_columns, to_markdown
+from ganbench.leaderboard import COLUMNS, aggregate, compare_to_baseline, to_markdown
+from ganbench.results import metric_columns
 from ganbench.suite import ToleranceConfig
 from tests.conftest import CLAIMS_COLUMNS
 
@@ -53,7 +54,7 @@ def cell(board: pd.DataFrame, variant: str, metric: str, dataset: str = "ring8")
 
 
 def test_metric_columns_skip_bookkeeping(runs: pd.DataFrame) -> None:
-    assert metric_columns(runs) == ["modes_covered", "w1", "diverged"]
+    assert metric_columns(runs.columns) == ["modes_covered", "w1", "diverged"]
 
 
 def test_aggregate_matches_numpy_and_scipy(runs: pd.DataFrame) -> None:

@@ -37,14 +37,13 @@ packages = ["{MODULE}"]
 """
 
 PLUGIN = '''
-"""Registers the loss `demo_smooth`, the dataset `demo_line` and its metric `demo_centre`."""
+"""Registers the loss `demo_smooth`, the dataset `demo_line` and the toy metric `demo_centre`."""
 import torch
 import torch.nn.functional as F
 
 from ganbench.data.toy import GaussianMixture
 from ganbench.losses import GanLoss
-from ganbench.metrics import EVALUATORS, register_metric
-from ganbench.metrics.mog import evaluate_toy
+from ganbench.metrics import metric
 from ganbench.registry import DATASETS, LOSSES
 
 LOSSES.add(
@@ -55,27 +54,25 @@ LOSSES.add(
         g_loss=lambda real, fake: F.softplus(-fake).mean(-1),
     ),
 )
-register_metric(
-    "demo_centre", higher_is_better=False, worst=None,
-    description="mean distance to the nearest centre", bounds=(0.0, None),
+
+
+@metric(
+    "demo_centre", higher_is_better=False, kinds=("toy",), bounds=(0.0, None),
+    description="mean distance to the nearest centre",
 )
+def demo_centre(view):  # the toy datasets' view: generated points and their dataset
+    fake = view.fake.double()
+    return float(torch.cdist(fake, view.dataset.centres.double()).min(dim=1).values.mean())
 
 
-class Line(GaussianMixture):
-    kind = "demo_line"
+class Line(GaussianMixture):  # a mixture, so kind "toy": the built-in toy metrics apply too
+    pass
 
 
 @DATASETS.register("demo_line")
 def line(modes: int = 4, std: float = 0.05) -> Line:
     x = torch.linspace(-1.0, 1.0, modes)
     return Line(torch.stack([x, torch.zeros(modes)], dim=1), std)
-
-
-@EVALUATORS.register("demo_line")
-def evaluate_line(dataset, fake, generator, train, context):
-    metrics = evaluate_toy(dataset, fake, generator, train, context)
-    metrics["demo_centre"] = float(torch.cdist(fake.double(), dataset.centres.double()).min(dim=1).values.mean())
-    return metrics
 '''
 
 SUITE = {
@@ -110,6 +107,7 @@ def installed_plugin(tmp_path, monkeypatch):
     (source / "pyproject.toml").write_text(PYPROJECT)
     (source / MODULE / "__init__.py").write_text(textwrap.dedent(PLUGIN))
     tables = [registry.LOSSES, registry.DATASETS, registry.METRICS, registry.EVALUATORS]
+    registry.load_builtins()  # the snapshot restored at teardown must hold every built-in
     before = [dict(table._entries) for table in tables]
     _pip("install", "--no-deps", "--no-build-isolation", str(source))
     importlib.invalidate_caches()
@@ -137,7 +135,7 @@ def test_plugin_loss_metric_and_dataset_by_entry_point(installed_plugin):
     assert [r.status for r in results] == ["finished", "finished"]
     for result in results:
         assert 0.0 <= result.metrics["demo_centre"] < 10.0
-        assert "modes_covered" in result.metrics  # the built-in evaluator it wraps
+        assert "modes_covered" in result.metrics  # the built-in toy metrics apply as well
 
 
 def test_cold_start_stays_torch_free_with_a_plugin_installed(installed_plugin):
@@ -172,3 +170,25 @@ def test_broken_plugin_is_one_line(monkeypatch):
         BadInput, match=r"cannot load ganbench plugin 'broken' \(broken_pkg.plugin\): ImportError"
     ):
         load_suite({**SUITE, "claims": []})
+
+
+def test_registries_check_what_is_added():
+    """A wrong piece fails where it is registered, naming the registry, the name and what fits."""
+    from ganbench.metrics import metric
+
+    cases = [
+        (lambda: registry.LOSSES.add("demo_bad_loss", lambda real, fake: real), "a ganbench.losses.GanLoss"),
+        (lambda: registry.CLAIM_TESTS.add("demo_bad_test", object()), "a ganbench.claims.ClaimTest"),
+        (lambda: registry.ARCHS.add("demo_bad_arch", 3), "expected a callable, got int"),
+        (lambda: registry.METRICS.add("demo_bad_metric", {"higher_is_better": True}), "use @metric"),
+    ]
+    for add, expected in cases:
+        with pytest.raises(TypeError, match=expected):
+            add()
+    with pytest.raises(ValueError, match=r"metric 'bad name': expected a name without spaces; scope one of"):
+        metric("bad name", higher_is_better=True, scope="seed")(lambda view: 0.0)
+    with pytest.raises(ValueError, match="low < high"):
+        metric("demo_bounds", higher_is_better=True, bounds=(1.0, 0.0))(lambda view: 0.0)
+    with pytest.raises(ValueError, match="registered twice"):
+        metric("w1", higher_is_better=False)(lambda view: 0.0)
+    assert "demo_bounds" not in registry.METRICS and "demo_bad_loss" not in registry.LOSSES

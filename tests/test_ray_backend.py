@@ -1,4 +1,5 @@
-"""The Ray backend on a real local cluster: same numbers as the local runner, GPU packing, retries.
+"""The Ray backend on a real local cluster: GPU packing, retries, errors. (Its runs.csv equals the
+local and Slurm backends' in tests/test_backends.py.)
 
 One cluster (about 4 s and 1 GB to start) serves the whole file. It declares two fake GPUs, so
 fractional-GPU packing is tested on a GPU-less machine: Ray schedules by declared resources and
@@ -11,17 +12,15 @@ from __future__ import annotations
 import os
 import time
 
-import pandas as pd
 import pytest
 import ray
 
-from ganbench.api import RunOptions, run_suite
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext
+from ganbench.results import RunResult
 from ganbench.runner.plan import WorkUnit
-from ganbench.runner.ray_backend import execute_ray, task_options
+from ganbench.runner.ray_backend import RayBackend, task_options
 from ganbench.suite import load_suite
-from ganbench.train import RunResult
 from tests.conftest import TINY_SUITE, write
 
 
@@ -46,20 +45,6 @@ def test_task_options():
     assert task_options(2, 2, force_cpu=True) == ({"num_cpus": 1}, "cpu")
 
 
-def test_ray_runs_match_local_runs(cluster, tmp_path):
-    suite = load_suite(write(tmp_path, TINY_SUITE), steps=20)
-    run_suite(suite, RunOptions(out=tmp_path / "local", devices="cpu", runs_per_device=1, quiet=True))
-    # devices=cpu: this cluster's GPUs are fake, so the runs must stay on its CPUs.
-    remote = run_suite(suite, RunOptions(out=tmp_path / "ray", devices="cpu", backend="ray", quiet=True))
-    assert remote.trained == len(suite.specs) and set(remote.runs["status"]) == {"finished", "reference"}
-    volatile = ["wall_s", "mlflow_run_id"]  # timings and tracking ids differ by nature
-    expected = pd.read_csv(tmp_path / "local" / "runs.csv").drop(columns=volatile)
-    got = pd.read_csv(tmp_path / "ray" / "runs.csv").drop(columns=volatile)
-    pd.testing.assert_frame_equal(expected, got)
-    assert set(remote.runs["device"]) == {"cpu"}
-    assert ray.is_initialized()  # a cluster the caller started is left running
-
-
 def test_fractional_gpu_packing(cluster, units):
     def stand_in(unit, device, context):
         start = time.time()
@@ -72,7 +57,10 @@ def test_fractional_gpu_packing(cluster, units):
         ]
 
     received, steps = [], []
-    execute_ray(units, None, 2, EvalContext(), received.append, steps.append, run=stand_in)
+    RayBackend(None, runs_per_device=2, run_unit=stand_in).run(
+        units, EvalContext(), received.append, steps.append
+    )
+    assert ray.is_initialized()  # a cluster the caller started is left running
     results = [r for batch in received for r in batch]
     assert len(received) == 4  # one sink call per unit
     assert sorted(r.spec.run_id for r in results) == sorted(u.specs[0].run_id for u in units)
@@ -97,14 +85,16 @@ def test_failed_units_are_retried_and_errors_recorded(cluster, units, tmp_path):
         return [RunResult(s, status, 0, device=device) for s in unit.specs]
 
     received = []
-    execute_ray(units[:2], None, 0, EvalContext(), received.append, retries=1, force_cpu=True, run=flaky)
+    backend = RayBackend(retries=1, force_cpu=True, run_unit=flaky)
+    backend.run(units[:2], EvalContext(), received.append, None)
     assert [r.status for batch in received for r in batch] == ["finished", "finished"]
+    assert len(received) == 2  # the failed first attempts never reached the sink
 
     def broken(unit, device, context):
         raise RuntimeError("boom")
 
     received = []
-    execute_ray(units[:1], None, 0, EvalContext(), received.append, force_cpu=True, run=broken)
+    RayBackend(force_cpu=True, run_unit=broken).run(units[:1], EvalContext(), received.append, None)
     ((result,),) = received
     assert result.status == "failed" and "RuntimeError: boom" in result.error and result.device == "cpu"
 
@@ -114,4 +104,4 @@ def test_bad_input_in_a_task_reaches_the_driver(cluster, units):
         raise BadInput("suite.yaml: datasets[0]: no such data")
 
     with pytest.raises(BadInput, match="^suite.yaml: datasets"):
-        execute_ray(units[:1], None, 0, EvalContext(), lambda results: None, force_cpu=True, run=bad)
+        RayBackend(force_cpu=True, run_unit=bad).run(units[:1], EvalContext(), lambda results: None, None)

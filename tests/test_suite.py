@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ganbench.errors import BadInput
-from ganbench.suite import load_suite
+from ganbench.suite import ModelConfig, TrainConfig, load_suite
 from tests.conftest import TINY_SUITE, write
 
 
@@ -128,5 +128,65 @@ def test_a_knob_the_architecture_does_not_read_is_an_error(tmp_path, model, knob
 
 
 def test_knobs_at_their_defaults_or_read_by_the_arch_are_fine(tmp_path):
+    """An unread knob at its default changes nothing (the run id included), and a dumped config
+    (which lists every knob, see the next test) must validate back."""
     text = "name: x\ndatasets: [ring8]\nvariants:\n  a: {loss: ns, model: {arch: mlp, spectral_norm: false, hidden: 8}}\n"
-    assert load_suite(write(tmp_path, text)).variants["a"].model.hidden == 8
+    train = load_suite(write(tmp_path, text)).variants["a"]
+    assert train.model.hidden == 8
+    assert TrainConfig.model_validate(train.model_dump()) == train
+
+
+def test_model_config_follows_the_arch_and_keeps_resolved_specs():
+    """Each arch validates its own knobs (suite.AnyModel), and the built-ins dump every key the
+    single model config of earlier versions had, so run ids of existing suites do not change."""
+    mlp, conv = ModelConfig(hidden=16), ModelConfig(arch="resnet", width=8)
+    assert type(mlp).__name__ == "MLPModel" and type(conv).__name__ == "ResNetModel"
+    assert mlp.model_dump() == {
+        "arch": "mlp",
+        "z_dim": 2,
+        "hidden": 16,
+        "depth": 3,
+        "activation": "relu",
+        "batch_norm": False,
+        "width": 64,
+        "spectral_norm": False,
+        "init": "default",
+    }
+    assert conv.model_dump()["hidden"] == 128 and conv.model_dump()["width"] == 8
+    suite = {
+        "name": "ids",
+        "datasets": ["ring8"],
+        "seeds": [0],
+        "variants": {
+            "mlp": {"loss": "ns", "model": {"arch": "mlp", "hidden": 16}},
+            "dcgan": {"loss": "hinge", "model": {"arch": "dcgan", "width": 8, "spectral_norm": True}},
+            "resnet": {"loss": "ns", "model": {"arch": "resnet", "batch_norm": True}},
+        },
+    }
+    ids = {s.variant: s.run_id for s in load_suite(suite).specs}
+    # computed with the single ModelConfig of earlier versions
+    assert ids == {"mlp": "256cfdee1b62b8ec", "dcgan": "a7e6ef936fc9e797", "resnet": "ae03ee2896def9a6"}
+
+
+def test_a_typo_in_a_model_key_gets_the_arch_s_own_hint(tmp_path):
+    text = "name: x\ndatasets: [ring8]\nvariants:\n  a: {loss: ns, model: {arch: dcgan, widht: 8}}\n"
+    with pytest.raises(BadInput, match=r"variants\.a\.model\.widht: unknown key \(did you mean 'width'\?\)"):
+        load_suite(write(tmp_path, text))
+    with pytest.raises(
+        BadInput, match=r"variants\.a\.model\.arch: unknown arch 'dcgen' \(did you mean 'dcgan'"
+    ):
+        load_suite(write(tmp_path, text.replace("dcgan, widht: 8", "dcgen")))
+
+
+def test_a_plugin_arch_takes_every_knob_and_extra_keys(tmp_path):
+    text = (
+        "name: x\ndatasets: [ring8]\nvariants:\n"
+        "  a: {loss: ns, model: {arch: 'tests.test_suite:plugin_arch', hidden: 8, heads: 4}}\n"
+    )
+    model = load_suite(write(tmp_path, text)).variants["a"].model
+    assert type(model).__name__ == "PluginModel" and model.hidden == 8 and model.heads == 4
+    assert model.model_dump()["heads"] == 4  # extra keys are part of the run id
+
+
+def plugin_arch(model, data_shape, seeds):  # a plugin arch's build function (never called here)
+    raise NotImplementedError

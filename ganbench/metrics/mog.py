@@ -16,8 +16,8 @@ import ot
 import torch
 from scipy.spatial.distance import cdist
 
-# The names, directions and meanings of these metrics are in the catalogue, ganbench.metrics.
-from ganbench.metrics import EVALUATORS, FAIR_SHARE_FRACTION
+# The metrics themselves (names, directions, meanings) are declared in ganbench.metrics.toy.
+from ganbench.metrics.toy import FAIR_SHARE_FRACTION
 
 HQ_STDS = 3.0  # the literature's high-quality radius, in stds of a mode
 
@@ -30,20 +30,36 @@ def mode_stats(samples: Any, centres: Any, std: float, min_count: int = 1) -> di
     histogram: a generator that hits no mode must not score better than one that hits one.
     Non-finite samples are never high quality; they still count in hq_share's denominator.
     """
-    if not std > 0:
-        raise ValueError(f"std must be > 0, got {std!r}")
     if min_count < 1:
         raise ValueError(f"min_count must be >= 1, got {min_count!r}")
-    samples = torch.as_tensor(samples).detach().to("cpu", torch.float64)
-    centres = torch.as_tensor(centres).detach().to("cpu", torch.float64)
-    counts = hq_histogram(samples, centres, HQ_STDS * std)
-    n_hq = int(counts.sum())
+    counts = mode_counts(samples, centres, std)
     return {
-        "modes_covered": float((counts >= min_count).sum()),
-        "modes_fair": float((counts >= FAIR_SHARE_FRACTION * len(samples) / len(centres)).sum()),
-        "hq_share": n_hq / len(samples) if len(samples) else 0.0,
+        "modes_covered": modes_covered(counts, min_count),
+        "modes_fair": modes_fair(counts, len(samples)),
+        "hq_share": hq_share(counts, len(samples)),
         "reverse_kl": kl_from_uniform(counts),
     }
+
+
+def mode_counts(samples: Any, centres: Any, std: float) -> torch.Tensor:
+    """High-quality samples (within HQ_STDS std) nearest to each of the M centres ([M] int64)."""
+    if not std > 0:
+        raise ValueError(f"std must be > 0, got {std!r}")
+    samples = torch.as_tensor(samples).detach().to("cpu", torch.float64)
+    centres = torch.as_tensor(centres).detach().to("cpu", torch.float64)
+    return hq_histogram(samples, centres, HQ_STDS * std)
+
+
+def modes_covered(counts: torch.Tensor, min_count: int) -> float:
+    return float((counts >= min_count).sum())
+
+
+def modes_fair(counts: torch.Tensor, n: int) -> float:
+    return float((counts >= FAIR_SHARE_FRACTION * n / len(counts)).sum())
+
+
+def hq_share(counts: torch.Tensor, n: int) -> float:
+    return int(counts.sum()) / n if n else 0.0
 
 
 def hq_histogram(samples: torch.Tensor, centres: torch.Tensor, radius: float) -> torch.Tensor:
@@ -90,17 +106,3 @@ def as_float64(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float64).numpy()
     return np.asarray(x, dtype=np.float64)
-
-
-@EVALUATORS.register("toy")
-def evaluate_toy(
-    dataset: Any, fake: torch.Tensor, generator: torch.Generator, train: Any, context: Any
-) -> dict[str, float]:
-    """Mode stats on all of `fake`, and w1 of its first `train.w1_points` against fresh real points."""
-    stats = mode_stats(fake, dataset.centres, dataset.std, train.min_count)
-    n = min(train.w1_points, len(fake))
-    # Draw the real points before looking at `fake`'s values, so the generator advances the
-    # same way whether or not the fake points are finite.
-    real = dataset.sample(n, generator)
-    stats["w1"] = wasserstein1(fake[:n], real)
-    return stats

@@ -101,7 +101,9 @@ class ConvEnsemble(EnsembleNet):
                 if self.training:
                     u.copy_(F.normalize(torch.bmm(mat, v.unsqueeze(2)).squeeze(2), dim=1))
                     v = F.normalize(torch.bmm(u.unsqueeze(1), mat).squeeze(1), dim=1)
-            sigma = torch.einsum("ko,koi,ki->k", u, mat, v)
+            # A copy of u: the next forward updates the buffer in place, and this forward's
+            # graph (D(real) and D(fake) share one backward) must keep the u it used.
+            sigma = torch.einsum("ko,koi,ki->k", u.clone(), mat, v)
         return sigma.clamp_min(1e-12)  # a zeroed (frozen, diverged) member stays finite
 
     # -- layers on packed activations

@@ -1,4 +1,4 @@
-"""Run work units on this machine: worker processes across the devices, results to the parent.
+"""``--backend local``: work units train on this machine, in worker processes across its devices.
 
 CPU: as many workers as cores and units allow, the cores' threads split between them;
 GPU: ``runs_per_device`` workers per device, since one small ensemble rarely fills a GPU.
@@ -7,6 +7,7 @@ The parent receives each unit's results as it finishes and records them at once,
 interrupted suite loses at most the units in flight. On SIGINT/SIGTERM (``Interrupted``) or any
 error the workers are terminated rather than waited for; they ignore SIGINT themselves (the
 parent decides) and die with the parent if it is killed outright (PR_SET_PDEATHSIG).
+Failed units are tried again by ``backends.run_with_retries``, as on every backend.
 """
 
 from __future__ import annotations
@@ -20,19 +21,23 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
 from multiprocessing.managers import SyncManager
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext
+from ganbench.registry import BACKENDS
+from ganbench.results import RunResult
 from ganbench.runner import interrupts
-from ganbench.runner.plan import WorkUnit
-from ganbench.train import RunResult, train_group
-
-ResultSink = Callable[[list[RunResult]], None]
+from ganbench.runner.backends import ResultSink, run_with_retries
+from ganbench.runner.plan import WorkUnit, parse_devices
+from ganbench.train import train_group
 
 
 def device_slots(devices: list[str], runs_per_device: int, n_units: int) -> tuple[list[str], int]:
@@ -87,70 +92,123 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def execute_local(
-    units: list[WorkUnit],
-    devices: list[str],
-    runs_per_device: int,
-    context: EvalContext,
-    sink: ResultSink,
-    on_progress: Callable[[int], None] | None = None,
-    retries: int = 0,
-) -> None:
-    slots, threads = device_slots(devices, runs_per_device, len(units))
-    if len(slots) == 1:
-        for unit in units:
-            for attempt in range(retries + 1):
-                results = run_unit(unit, slots[0], _on(context, slots[0]), on_progress)
-                if not _failed(results) or attempt == retries:
-                    sink(results)
-                    break
-        return
-    for results in _pool(units, slots, threads, context, on_progress, retries):
-        sink(results)
+@BACKENDS.register("local")
+@dataclass
+class LocalBackend:
+    """``--backend local``: this machine's devices, ``runs_per_device`` worker slots on each."""
+
+    devices: list[str]
+    runs_per_device: int = 0
+    retries: int = 0
+
+    @classmethod
+    def from_options(cls, options: Any, out_dir: Path) -> LocalBackend:
+        return cls(parse_devices(options.devices), options.runs_per_device, options.retries)
+
+    def run(
+        self,
+        units: list[WorkUnit],
+        context: EvalContext,
+        sink: ResultSink,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        slots, threads = device_slots(self.devices, self.runs_per_device, len(units))
+        if len(slots) == 1:
+            run_with_retries(
+                units, InProcess(slots[0], context, on_progress), self.retries, sink, on_progress
+            )
+            return
+        with WorkerPool(slots, threads, context, on_progress) as pool:
+            run_with_retries(units, pool, self.retries, sink, on_progress)
 
 
-def _pool(units, slots, threads, context, on_progress, retries) -> Iterator[list[RunResult]]:
-    ctx = mp.get_context("spawn")  # fork after torch has started threads is unsafe
-    manager = SyncManager(ctx=ctx)
-    with interrupts.deferred():  # a signal while a child is spawned would leave it half-started
-        manager.start(_init_child)
-    queue = manager.Queue()
-    stop = threading.Event()
-    drain = threading.Thread(target=_drain, args=(queue, on_progress, stop), daemon=True)
-    drain.start()
-    pending = [(unit, 0) for unit in units]
-    busy: dict[Future, tuple[WorkUnit, int, str]] = {}
-    free = list(slots)
-    pool = ProcessPoolExecutor(len(slots), mp_context=ctx, initializer=_init_worker, initargs=(threads,))
-    clean = False
-    try:
-        while pending or busy:
-            while pending and free:
-                unit, attempt = pending.pop(0)
-                device = free.pop(0)
-                with interrupts.deferred():  # submit() may spawn a worker: not half-way
-                    future = pool.submit(run_unit, unit, device, _on(context, device), queue)
-                busy[future] = (unit, attempt, device)
-            done, _ = wait(busy, return_when=FIRST_COMPLETED)
-            for future in done:
-                unit, attempt, device = busy.pop(future)
-                free.append(device)
-                results = future.result()
-                if _failed(results) and attempt < retries:
-                    pending.append((unit, attempt + 1))
-                else:
-                    yield results
-        clean = True
-    finally:
-        # Interrupted (or any error, or the caller stopped iterating): the workers are stopped,
-        # not waited for; their units were not recorded and run again on resume.
+class InProcess:
+    """One slot: each unit trains here, in turn (what tests and debuggers want)."""
+
+    capacity = 1
+    reports_steps = True
+
+    def __init__(self, device: str, context: EvalContext, on_progress: Callable[[int], None] | None) -> None:
+        self.device, self.context, self.on_progress = device, _on(context, device), on_progress
+
+    def start(self, units: list[WorkUnit]) -> list[list[RunResult]]:
+        return [run_unit(unit, self.device, self.context, self.on_progress) for unit in units]
+
+    def wait(self, handles: Sequence[list[RunResult]]) -> set[int]:
+        return set(range(len(handles)))  # trained already, in start()
+
+    def results(self, handle: list[RunResult], unit: WorkUnit) -> list[RunResult]:
+        return handle
+
+    def cancel(self, handles: Sequence[list[RunResult]]) -> None:
+        pass  # nothing runs once start() has returned
+
+
+class WorkerPool:
+    """Spawned worker processes, one per slot; a unit starts on a free slot's device. Workers send
+    their generator steps through a manager queue, which a thread here turns into progress."""
+
+    reports_steps = True
+
+    def __init__(
+        self,
+        slots: list[str],
+        threads: int,
+        context: EvalContext,
+        on_progress: Callable[[int], None] | None,
+    ) -> None:
+        self.capacity = len(slots)
+        self._free = list(slots)  # the devices of idle workers
+        self._threads, self._context, self._on_progress = threads, context, on_progress
+
+    def __enter__(self) -> WorkerPool:
+        ctx = mp.get_context("spawn")  # fork after torch has started threads is unsafe
+        self._manager = SyncManager(ctx=ctx)
+        with interrupts.deferred():  # a signal while a child is spawned would leave it half-started
+            self._manager.start(_init_child)
+        self._queue = self._manager.Queue()
+        self._stop = threading.Event()
+        self._drain = threading.Thread(
+            target=_drain, args=(self._queue, self._on_progress, self._stop), daemon=True
+        )
+        self._drain.start()
+        self._pool = ProcessPoolExecutor(
+            self.capacity, mp_context=ctx, initializer=_init_worker, initargs=(self._threads,)
+        )
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        # Interrupted (or any error): the workers are stopped, not waited for; their units were
+        # not recorded and run again on resume.
+        clean = exc_type is None
         if not clean:
-            _stop_workers(pool)
-        pool.shutdown(wait=clean, cancel_futures=True)
-        stop.set()
-        drain.join(timeout=2)
+            _stop_workers(self._pool)
+        self._pool.shutdown(wait=clean, cancel_futures=True)
+        self._stop.set()
+        self._drain.join(timeout=2)
         with contextlib.suppress(Exception):
-            manager.shutdown()
+            self._manager.shutdown()
+
+    def start(self, units: list[WorkUnit]) -> list[tuple[Future, str]]:
+        handles = []
+        for unit in units:
+            device = self._free.pop(0)
+            with interrupts.deferred():  # submit() may spawn a worker: not half-way
+                future = self._pool.submit(run_unit, unit, device, _on(self._context, device), self._queue)
+            handles.append((future, device))
+        return handles
+
+    def wait(self, handles: Sequence[tuple[Future, str]]) -> set[int]:
+        done, _ = wait([future for future, _ in handles], return_when=FIRST_COMPLETED)
+        return {i for i, (future, _) in enumerate(handles) if future in done}
+
+    def results(self, handle: tuple[Future, str], unit: WorkUnit) -> list[RunResult]:
+        future, device = handle
+        self._free.append(device)
+        return future.result()
+
+    def cancel(self, handles: Sequence[tuple[Future, str]]) -> None:
+        _stop_workers(self._pool)
 
 
 def _stop_workers(pool: ProcessPoolExecutor, grace_s: float = 3.0) -> None:
@@ -180,10 +238,4 @@ def _drain(queue, on_progress, stop: threading.Event) -> None:
 
 
 def _on(context: EvalContext, device: str) -> EvalContext:
-    from dataclasses import replace
-
     return replace(context, device=device)
-
-
-def _failed(results: list[RunResult]) -> bool:
-    return any(r.status == "failed" for r in results)

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ganbench.errors import Locked
-from ganbench.runner.files import output_error
+from ganbench.files import output_error
 
 LOCK_NAME = ".ganbench.lock"
 POLL_S = 0.5  # --wait without flock: how often the holder is checked

@@ -59,13 +59,15 @@ def member_bytes(spec: RunSpec) -> int:
     """A generous estimate of one member's training memory (weights, grads, Adam moments,
     activations of a batch), used to fit ensembles to a device."""
     m, t = spec.train.model, spec.train
+    # `model` keys depend on the arch (suite.AnyModel): `module` and plugins may lack these.
+    hidden, depth, width = getattr(m, "hidden", 128), getattr(m, "depth", 3), getattr(m, "width", 64)
     if m.arch == "mlp":
-        params = 2 * (m.hidden * m.hidden * m.depth + 8 * m.hidden)
-        activations = 4 * t.batch_size * m.hidden * m.depth * 8
+        params = 2 * (hidden * hidden * depth + 8 * hidden)
+        activations = 4 * t.batch_size * hidden * depth * 8
     else:  # conv nets: dominated by feature maps
-        params = 2 * 64 * m.width * m.width * 16
-        activations = 4 * t.batch_size * m.width * 64 * 64 * 4
-    eval_batch = 4 * t.eval_samples * (m.hidden if m.arch == "mlp" else m.width * 64) * 2
+        params = 2 * 64 * width * width * 16
+        activations = 4 * t.batch_size * width * 64 * 64 * 4
+    eval_batch = 4 * t.eval_samples * (hidden if m.arch == "mlp" else width * 64) * 2
     return 4 * params * 4 + activations + eval_batch
 
 

@@ -1,8 +1,10 @@
-"""Run work units on a Ray cluster: one task per unit, results recorded by the driver as they land.
+"""``--backend ray``: one Ray task per work unit, results recorded by the driver as they land.
 
-Same contract as ``execute_local``: ``sink(results)`` is called in this (the driver) process as
-each unit finishes, a unit whose results say ``failed`` is tried again up to ``retries`` times,
-and ``on_progress`` advances by a unit's generator steps when it finishes.
+The ``Backend`` contract (runner/backends.py): ``sink(results)`` is called in this (the driver)
+process as each unit finishes, a unit whose results say ``failed`` is tried again up to
+``retries`` times (``run_with_retries``, as on every backend), and ``on_progress`` advances by a
+unit's generator steps when it finishes. On an interrupt or error, tasks still pending are
+cancelled (``ray.cancel``), and a cluster this call started is shut down.
 
 GPU units ask for 1/runs_per_device of a GPU (several small ensembles share one card) and no CPU,
 so CPU slots stay free for CPU units; Ray sets CUDA_VISIBLE_DEVICES, so a task uses cuda:0. Ray
@@ -14,15 +16,20 @@ The nodes of a remote cluster need ganbench and its dependencies installed, as o
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from ganbench.errors import BadInput
 from ganbench.metrics import EvalContext
-from ganbench.runner.local import ResultSink, run_unit
+from ganbench.registry import BACKENDS
+from ganbench.results import RunResult
+from ganbench.runner.backends import ResultSink, run_with_retries
+from ganbench.runner.local import run_unit
 from ganbench.runner.plan import WorkUnit
-from ganbench.train import RunResult
 
 DEFAULT_RUNS_PER_GPU = 4
 RunUnit = Callable[[WorkUnit, str, EvalContext], list[RunResult]]
@@ -44,44 +51,73 @@ def _task(run: RunUnit, unit: WorkUnit, device: str, context: EvalContext) -> li
     return run(unit, device, context)
 
 
-def execute_ray(
-    units: list[WorkUnit],
-    address: str | None,
-    runs_per_device: int,
-    context: EvalContext,
-    sink: ResultSink,
-    on_progress: Callable[[int], None] | None = None,
-    retries: int = 0,
-    force_cpu: bool = False,
-    run: RunUnit = run_unit,
-) -> None:
-    """``force_cpu`` (``--devices cpu``) keeps units off a cluster's GPUs; ``run`` is what each task
-    calls, ``run_unit`` unless a test wants to see where and when tasks ran."""
-    import ray
+@BACKENDS.register("ray")
+@dataclass
+class RayBackend:
+    """``--backend ray``: one Ray task per unit on the cluster at ``address`` (None: a local one).
 
-    started_here = _connect(address)
-    pending: dict = {}  # ObjectRef -> (unit, attempt)
-    try:
-        options, device = task_options(ray.cluster_resources().get("GPU", 0), runs_per_device, force_cpu)
-        remote = ray.remote(**options)(_task)
-        ctx = replace(context, device=device)
-        for unit in units:
-            pending[remote.remote(run, unit, device, ctx)] = (unit, 0)
-        while pending:
-            (done,), _ = ray.wait(list(pending), num_returns=1)
-            unit, attempt = pending.pop(done)
-            results = _results(done, unit, device)
-            if any(r.status == "failed" for r in results) and attempt < retries:
-                pending[remote.remote(run, unit, device, ctx)] = (unit, attempt + 1)
-                continue
-            sink(results)
-            if on_progress:
-                on_progress(unit.run_steps)
-    finally:
-        for ref in pending:  # interrupted or failed: don't leave work running on a shared cluster
-            ray.cancel(ref)
-        if started_here:
-            ray.shutdown()
+    ``force_cpu`` (``--devices cpu``) keeps units off a cluster's GPUs; ``run_unit`` is what each
+    task calls, ``local.run_unit`` unless a test wants to see where and when tasks ran."""
+
+    address: str | None = None
+    runs_per_device: int = 0
+    retries: int = 0
+    force_cpu: bool = False
+    run_unit: RunUnit = run_unit
+
+    @classmethod
+    def from_options(cls, options: Any, out_dir: Path) -> RayBackend:
+        return cls(options.ray_address, options.runs_per_device, options.retries, options.devices == "cpu")
+
+    def run(
+        self,
+        units: list[WorkUnit],
+        context: EvalContext,
+        sink: ResultSink,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        import ray
+
+        started_here = _connect(self.address)
+        try:
+            gpus = ray.cluster_resources().get("GPU", 0)
+            options, device = task_options(gpus, self.runs_per_device, self.force_cpu)
+            tasks = RayTasks(
+                ray.remote(**options)(_task), self.run_unit, device, replace(context, device=device)
+            )
+            run_with_retries(units, tasks, self.retries, sink, on_progress)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+class RayTasks:
+    """Units as Ray tasks, all submitted at once: Ray queues them on the cluster's resources."""
+
+    capacity = None
+    reports_steps = False  # a task's steps count when it finishes
+
+    def __init__(self, remote: Any, run: RunUnit, device: str, context: EvalContext) -> None:
+        self.remote, self.run, self.device, self.context = remote, run, device, context
+
+    def start(self, units: list[WorkUnit]) -> list[Any]:
+        return [self.remote.remote(self.run, unit, self.device, self.context) for unit in units]
+
+    def wait(self, handles: Sequence[Any]) -> set[int]:
+        import ray
+
+        (done,), _ = ray.wait(list(handles), num_returns=1)
+        return {list(handles).index(done)}
+
+    def results(self, handle: Any, unit: WorkUnit) -> list[RunResult]:
+        return _results(handle, unit, self.device)
+
+    def cancel(self, handles: Sequence[Any]) -> None:
+        import ray
+
+        for ref in handles:  # interrupted or failed: don't leave work running on a shared cluster
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
 
 
 def _connect(address: str | None) -> bool:
