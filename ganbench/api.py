@@ -22,13 +22,13 @@ from ganbench import claims as claims_lib
 from ganbench import leaderboard as board
 from ganbench.data import build_dataset
 from ganbench.errors import BadInput, Interrupted
-from ganbench.files import write_atomic, write_if_changed
+from ganbench.files import cache_root, write_atomic, write_if_changed
 from ganbench.main_module import spawn_safe
 from ganbench.metrics import EvalContext, metric_identity
 from ganbench.plots import sample_figure
-from ganbench.references import evaluate_reference, reference_specs
+from ganbench.references import evaluate_references, reference_specs
 from ganbench.results import DONE, RunRecord, RunResult, runs_table
-from ganbench.runner import interrupts, lock, parse_devices, plan_units
+from ganbench.runner import interrupts, lock, parse_devices, plan_units, small_job
 from ganbench.suite import Suite
 from ganbench.tracking import Tracker, artifact_dir, default_uri
 
@@ -107,7 +107,7 @@ def eval_context(suite: Suite, options: RunOptions, out_dir: Path) -> EvalContex
         or os.environ.get("GANBENCH_INCEPTION_WEIGHTS")
         or suite.file.inception_weights,
         # Reference statistics and trained classifiers are shared by every suite on the machine.
-        cache_dir=os.environ.get("GANBENCH_CACHE") or str(Path.home() / ".cache" / "ganbench"),
+        cache_dir=str(cache_root()),
         precision=options.precision,
         checkpoint_dir=str(out_dir / "checkpoints"),
         checkpoint_every=options.checkpoint_every or 0,
@@ -182,8 +182,8 @@ def _run_locked(suite: Suite, options: RunOptions, out_dir: Path) -> Outcome:
         context = eval_context(suite, options, out_dir)
         _preflight(todo + references, context)
         out_dir.mkdir(parents=True, exist_ok=True)
-        for spec in references:  # one evaluation each, no training: done here, before the runs
-            store.save(out_dir, RunRecord.from_result(evaluate_reference(spec, context)))
+        for result in evaluate_references(references, context):  # one evaluation each, no training
+            store.save(out_dir, RunRecord.from_result(result))
     tables = None
     if todo:
         tables = _train(suite, todo, options, context, out_dir)
@@ -227,6 +227,8 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
     slots = (os.cpu_count() or 1) if devices == ["cpu"] else len(devices) * max(1, options.runs_per_device)
     if devices == ["cpu"] and options.runs_per_device > 0:
         slots = min(slots, options.runs_per_device)
+    if options.backend == "local" and devices == ["cpu"] and options.runs_per_device == 0 and small_job(todo):
+        slots = 1  # one unit, trained in this process: cheaper than starting workers
     units = plan_units(todo, devices[0], min_units=slots)
     checkpoint.prune(context.checkpoint_dir, [[s.run_id for s in u.specs] for u in units])
 

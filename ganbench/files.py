@@ -16,6 +16,12 @@ from typing import Any
 from ganbench.errors import BadInput, OutputError
 
 
+def cache_root() -> Path:
+    """What any suite on this machine can reuse (reference statistics, trained classifiers, an
+    empty MLflow store): ``$GANBENCH_CACHE``, else ~/.cache/ganbench."""
+    return Path(os.environ.get("GANBENCH_CACHE") or Path.home() / ".cache" / "ganbench")
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     path = Path(path)
     raw = data.encode() if isinstance(data, str) else data

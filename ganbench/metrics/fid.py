@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ganbench.errors import BadInput
+from ganbench.files import cache_root
 
 INCEPTION = "inception-v3-compat"  # torch-fidelity's port of the TF Inception used by the FID paper
 FEATURE_LAYER = "2048"  # pool3, the FID paper's features (for FID, KID and precision/recall)
@@ -155,7 +156,7 @@ def file_sha256(path: Path) -> str:
 
 
 def cache_dir(context_dir: str | None) -> Path:
-    return Path(context_dir or Path.home() / ".cache" / "ganbench")
+    return Path(context_dir) if context_dir else cache_root()
 
 
 def reference_cache_name(dataset_params: dict, extractor: str, weights_sha: str, n_real: int) -> str:

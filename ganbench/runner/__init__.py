@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ganbench.runner.plan import WorkUnit, parse_devices, plan_units
+    from ganbench.runner.plan import WorkUnit, parse_devices, plan_units, small_job
 
-__all__ = ["WorkUnit", "parse_devices", "plan_units"]
+__all__ = ["WorkUnit", "parse_devices", "plan_units", "small_job"]
 
 
 def __getattr__(name: str) -> Any:

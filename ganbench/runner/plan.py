@@ -19,6 +19,11 @@ from ganbench.train import group_key
 MAX_MEMBERS = 64  # beyond this, per-step overhead is already amortised on CPU and GPU alike
 MIN_SPLIT = 4  # members per half below which a unit is not split for parallelism
 MEMORY_SHARE = 0.5  # of a device's free memory one unit may plan to use
+# A CPU job of MLPs this small (member x critic steps, with widths up to SMALL_WIDTH) trains in
+# the calling process: on 2 cores it takes a few seconds in one ensemble, about what starting
+# worker processes (each importing torch) costs before they train anything.
+SMALL_WORK = 50_000
+SMALL_WIDTH = 128
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,16 @@ def free_bytes(device: str) -> int:
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         return free
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def small_job(specs: list[RunSpec]) -> bool:
+    """Whether `specs` are cheap enough to train in this process rather than in workers."""
+    work = sum(s.train.steps * s.train.n_critic for s in specs)
+    small_nets = all(
+        s.train.model.arch == "mlp" and getattr(s.train.model, "hidden", SMALL_WIDTH + 1) <= SMALL_WIDTH
+        for s in specs
+    )
+    return small_nets and work <= SMALL_WORK
 
 
 def plan_units(

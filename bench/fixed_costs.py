@@ -1,0 +1,117 @@
+"""Where the seconds of a small suite go, end to end, and the end-to-end ratio to the plain loop.
+
+    .venv/bin/python bench/fixed_costs.py [--steps N] [--long-steps N]
+
+(a) Breakdown: bench/suites/wgan16.yaml (16 clipped-WGAN runs) at --steps (default 10) through
+    ``ganbench.run`` into a fresh output dir with a fresh MLflow SQLite store, in this process,
+    as `ganbench run` does it. Phases are timed by wrapping the functions that do them: imports
+    (torch, MLflow, POT, matplotlib and every built-in piece, first, as a run would on its way),
+    the tracking store's set-up, training (without its evaluations), evaluation, the reference
+    rows, recording (MLflow children, plots, records), and the tables (with the parent's logging).
+(b) Held-out ratio: the same suite at --long-steps (default 300) end to end, fresh dir and store
+    again, against the plain per-run loop (bench/toy_throughput.py's ``plain_run``: nn.Sequential
+    MLPs, torch.optim, no evaluation) on the same specs, both timed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "bench" / "suites" / "wgan16.yaml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--long-steps", type=int, default=300)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    sys.path.insert(0, str(ROOT))
+    import matplotlib.figure  # noqa: F401
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import mlflow.tracking  # noqa: F401
+    import ot  # noqa: F401
+    import torch  # noqa: F401
+
+    from ganbench import api
+    from ganbench.registry import load_builtins
+    from ganbench.suite import load_suite
+
+    load_builtins()
+    imports = time.perf_counter() - started  # what a `ganbench run` imports, first thing here
+    spent: dict[str, float] = defaultdict(float)
+    patch_phases(spent)
+    suite = load_suite(SUITE, steps=args.steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        outcome = api.run_suite(suite, api.RunOptions(out=Path(tmp), quiet=True))
+        wall = time.perf_counter() - start
+    assert (outcome.runs["status"] == "finished").sum() == 16, outcome.runs["status"].value_counts()
+    spent["training"] -= spent["evaluation"]  # evaluation happens inside train_group
+    print(f"(a) {suite.name}: 16 runs x {args.steps} steps, end to end in this process")
+    print(f"  {'imports (torch, MLflow, POT, ...)':32}{imports:7.2f} s  (before the run)")
+    print(f"  {'run, wall':32}{wall:7.2f} s")
+    rows = dict(spent)
+    for name, seconds in rows.items():
+        print(f"    {name:30}{seconds:7.2f} s  {100 * seconds / wall:5.1f}%")
+    rest = wall - sum(rows.values())
+    print(f"    {'the rest (planning, suite, ...)':30}{rest:7.2f} s  {100 * rest / wall:5.1f}%")
+    print(f"  total with imports: {imports + wall:.2f} s (issue 14 target: <= 3 s on 2 quiet cores)")
+
+    if args.long_steps <= 0:
+        return
+    long_suite = load_suite(SUITE, steps=args.long_steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        api.run_suite(long_suite, api.RunOptions(out=Path(tmp), quiet=True))
+        ganbench_s = time.perf_counter() - start
+    from bench.toy_throughput import plain_run
+
+    start = time.perf_counter()
+    for spec in long_suite.specs:
+        plain_run(spec, "cpu")
+    plain_s = time.perf_counter() - start
+    print(f"(b) 16 runs x {args.long_steps} steps: plain loop {plain_s:.1f} s (training only), ganbench end")
+    print(
+        f"    to end {ganbench_s:.1f} s (with evaluation, MLflow, records, tables) -> {plain_s / ganbench_s:.2f}x"
+    )
+
+
+def patch_phases(spent: dict[str, float]) -> None:
+    """Wrap the functions of each phase so that their time adds up in `spent`."""
+    from ganbench import api, references, samples, store, tracking, train
+    from ganbench.runner import local
+
+    def timed(key: str, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - start
+
+        return wrapper
+
+    tracking.Tracker.__init__ = timed("tracking store set-up", tracking.Tracker.__init__)
+    local.train_group = timed("training", local.train_group)
+    train._evaluate_members = timed("evaluation", train._evaluate_members)
+    every = lambda specs, context: list(references.evaluate_references(specs, context))  # noqa: E731
+    api.evaluate_references = timed("reference rows", every)
+    tracking.Tracker.log_run = timed("recording: MLflow children", tracking.Tracker.log_run)
+    api._artifacts = timed("recording: plots", api._artifacts)
+    store.save = timed("recording: records", store.save)
+    samples.save = timed("recording: records", samples.save)
+    samples.save_generator = timed("recording: records", samples.save_generator)
+    api.tabulate = timed("tables (+ MLflow parent)", api.tabulate)
+    tracking.Tracker.log_suite = timed("tables (+ MLflow parent)", tracking.Tracker.log_suite)
+
+
+if __name__ == "__main__":
+    main()
