@@ -27,6 +27,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep_throughput.py
 	$(BIN)/python bench/eval_speed.py
 	$(BIN)/python bench/image_throughput.py
+	$(BIN)/python bench/fixed_costs.py
+	$(BIN)/python bench/sweep_scale.py
+	$(BIN)/python bench/module_vs_builtin.py
 
 docs: $(STAMP)
 	$(BIN)/ganbench schema --out docs

@@ -37,21 +37,38 @@ packages = ["{MODULE}"]
 """
 
 PLUGIN = '''
-"""Registers the loss `demo_smooth`, the dataset `demo_line` and the toy metric `demo_centre`."""
+"""One piece per extension point: the loss `demo_smooth` with its penalty `demo_logit`, the
+dataset `demo_line`, the toy metric `demo_centre`, the arch `demo_mlp`, the claim test
+`demo_sign` and the backend `demo_inline`. The counters say which pieces ran."""
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import stats
 
+from ganbench.claims import ClaimTest, PValues
 from ganbench.data.toy import GaussianMixture
 from ganbench.losses import GanLoss
 from ganbench.metrics import metric
-from ganbench.registry import DATASETS, LOSSES
+from ganbench.registry import ARCHS, BACKENDS, CLAIM_TESTS, DATASETS, LOSSES, PENALTIES
+from ganbench.runner.local import run_unit
+
+CALLS = {"penalty": 0, "arch": 0, "claim test": 0, "backend units": 0}
+
+
+@PENALTIES.register("demo_logit")
+def logit_penalty(critic, real, fake, eps, noise):  # [K]: the critic's squared output on real data
+    CALLS["penalty"] += 1
+    return critic(real).pow(2).mean(-1)
+
 
 LOSSES.add(
-    "demo_smooth",  # non-saturating with one-sided label smoothing
+    "demo_smooth",  # non-saturating with one-sided label smoothing, and its own penalty
     GanLoss(
         d_loss=lambda real, fake: (0.9 * F.softplus(-real) + 0.1 * F.softplus(real)).mean(-1)
         + F.softplus(fake).mean(-1),
         g_loss=lambda real, fake: F.softplus(-fake).mean(-1),
+        penalty="demo_logit",
+        default_gp_weight=0.1,
     ),
 )
 
@@ -73,6 +90,42 @@ class Line(GaussianMixture):  # a mixture, so kind "toy": the built-in toy metri
 def line(modes: int = 4, std: float = 0.05) -> Line:
     x = torch.linspace(-1.0, 1.0, modes)
     return Line(torch.stack([x, torch.zeros(modes)], dim=1), std)
+
+
+@ARCHS.register("demo_mlp")
+def demo_mlp(model, data_shape, seeds):  # the built-in MLP under another name
+    CALLS["arch"] += 1
+    return ARCHS.get("mlp")(model, data_shape, seeds)
+
+
+def _sign(d, fast):
+    CALLS["claim test"] += 1
+    k, n = int(np.sum(d > 0)), int(np.sum(d != 0))
+    greater = stats.binomtest(k, n, alternative="greater").pvalue if n else 1.0
+    less = stats.binomtest(k, n, alternative="less").pvalue if n else 1.0
+    return PValues("demo-sign", greater, less)
+
+
+CLAIM_TESTS.add("demo_sign", ClaimTest(lambda x, y, fast: _sign(x - y, fast), _sign))
+
+
+@BACKENDS.register("demo_inline")
+class Inline:
+    """Every unit in this process, in turn."""
+
+    def __init__(self, retries):
+        self.retries = retries
+
+    @classmethod
+    def from_options(cls, options, out_dir):
+        return cls(options.retries)
+
+    def run(self, units, context, sink, on_progress=None):
+        for unit in units:
+            CALLS["backend units"] += 1
+            sink(run_unit(unit, "cpu", context))
+            if on_progress:
+                on_progress(unit.run_steps)
 '''
 
 SUITE = {
@@ -83,13 +136,13 @@ SUITE = {
         "eval_every": 5,
         "eval_samples": 100,
         "w1_points": 50,
-        "model": {"arch": "mlp", "hidden": 8, "depth": 2, "z_dim": 2},
+        "model": {"arch": "demo_mlp", "hidden": 8, "depth": 2, "z_dim": 2},
     },
     "datasets": [{"name": "demo_line", "modes": 3}],
     "seeds": 2,
     "variants": {"smooth": {"loss": "demo_smooth", "optimizer": {"name": "adam", "lr": 1.0e-3}}},
     "claims": [
-        {"id": "c", "metric": "demo_centre", "better": "smooth", "threshold": 10.0, "expect": "supported"}
+        {"id": "c", "metric": "demo_centre", "better": "smooth", "threshold": 10.0, "test": "demo_sign"}
     ],
 }
 
@@ -123,19 +176,23 @@ def installed_plugin(tmp_path, monkeypatch):
         importlib.invalidate_caches()
 
 
-def test_plugin_loss_metric_and_dataset_by_entry_point(installed_plugin):
-    from ganbench.suite import load_suite
-    from ganbench.train import train_group
+def test_every_extension_point_from_an_installed_plugin(installed_plugin, tmp_path):
+    """A suite names the plugin's loss (with its penalty), dataset, metric, arch and claim test,
+    and runs on its backend, end to end through ganbench.run."""
+    import ganbench
 
     assert MODULE not in sys.modules
-    suite = load_suite(SUITE)  # the first unknown name loads the plugin
-    assert MODULE in sys.modules
-    assert [s.data for s in suite.specs] == [{"name": "demo_line", "modes": 3, "std": 0.05}] * 2
-    results = train_group(suite.specs)
-    assert [r.status for r in results] == ["finished", "finished"]
-    for result in results:
-        assert 0.0 <= result.metrics["demo_centre"] < 10.0
-        assert "modes_covered" in result.metrics  # the built-in toy metrics apply as well
+    outcome = ganbench.run(SUITE, out=tmp_path / "out", backend="demo_inline", quiet=True)
+    calls = sys.modules[MODULE].CALLS
+    runs = outcome.runs[outcome.runs["status"] != "reference"]
+    assert list(runs["status"]) == ["finished", "finished"]
+    assert runs["demo_centre"].between(0.0, 10.0).all() and "modes_covered" in runs  # built-ins too
+    assert outcome.claims.loc[0, "test"] == "demo-sign" and outcome.claims.loc[0, "verdict"] in (
+        "supported",
+        "inconclusive",
+    )
+    assert calls["backend units"] >= 1 and calls["arch"] >= 1 and calls["claim test"] >= 1
+    assert calls["penalty"] == 10  # one ensemble (both seeds): n_critic 1 x 10 steps
 
 
 def test_cold_start_stays_torch_free_with_a_plugin_installed(installed_plugin):
