@@ -180,7 +180,7 @@ def _run_locked(suite: Suite, options: RunOptions, out_dir: Path) -> Outcome:
     references = [s for s in reference_specs(suite) if s.run_id not in records]
     if todo or references:
         context = eval_context(suite, options, out_dir)
-        _preflight(todo + references, context)
+        _preflight(suite, todo + references, context)
         out_dir.mkdir(parents=True, exist_ok=True)
         for result in evaluate_references(references, context):  # one evaluation each, no training
             store.save(out_dir, RunRecord.from_result(result))
@@ -195,15 +195,22 @@ def _run_locked(suite: Suite, options: RunOptions, out_dir: Path) -> Outcome:
     return outcome
 
 
-def _preflight(specs, context: EvalContext) -> None:
+def _preflight(suite: Suite, specs, context: EvalContext) -> None:
     """Build each distinct dataset and ask for each metric setup's identity once, in the parent:
-    a missing data root or weights file fails here, in one line, before any training."""
+    a missing data root or weights file fails here, in one line naming the suite file and the
+    dataset's entry, before any training."""
     seen = set()
+    labels = list(suite.datasets)
     for spec in specs:
         key = json.dumps([spec.data, spec.train.model_dump(mode="json")], sort_keys=True)
-        if key not in seen:
-            seen.add(key)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
             metric_identity(build_dataset(spec.data, context.data_root), spec.train, context)
+        except BadInput as err:
+            where = f"datasets[{labels.index(spec.dataset)}]" if spec.dataset in labels else spec.dataset
+            raise BadInput(f"{suite.path}: {where} ({spec.dataset}): {err}") from None
 
 
 def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_dir: Path) -> Outcome:

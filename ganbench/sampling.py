@@ -112,23 +112,16 @@ def draw(found: Found, n: int, seed: int | None = None) -> np.ndarray:
 
 
 def model_config(keys: dict[str, Any]) -> Any:
-    """The `model` config a record's resolved spec dumped. The dump also carries keys every arch
-    once shared (so that run ids stay stable), which an arch's own config now rejects: those are
-    dropped, and any other problem is one line."""
+    """The `model` config a record's resolved spec dumped (a dumped config validates back: keys an
+    arch does not read are accepted at their defaults); a problem is one line."""
     from pydantic import ValidationError
 
     from ganbench.suite import ModelConfig
 
-    keys = dict(keys)
-    for _ in range(len(keys) + 1):
-        try:
-            return ModelConfig(**keys)
-        except ValidationError as err:
-            extra = {str(e["loc"][-1]) for e in err.errors() if e["type"] == "extra_forbidden"}
-            if not extra & set(keys):
-                raise BadInput(f"model {keys}: {' '.join(str(err).split())[:200]}") from None
-            keys = {k: v for k, v in keys.items() if k not in extra}
-    raise AssertionError("unreachable")
+    try:
+        return ModelConfig(**keys)
+    except ValidationError as err:
+        raise BadInput(f"model {keys}: {' '.join(str(err).split())[:200]}") from None
 
 
 def write_samples(path: Path, drawn: np.ndarray) -> None:

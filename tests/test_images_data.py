@@ -115,3 +115,19 @@ def test_imagefolder_resizes_crops_and_holds_out(tmp_path):
         build_dataset(
             {"name": "imagefolder", "path": "nowhere", "size": 8, "holdout": 0.1, "limit": 0}, str(tmp_path)
         )
+
+
+def test_missing_data_at_run_names_the_suite_file_and_entry(tmp_path, capsys):
+    """`run` checks every dataset before training: the one line says which file and entry."""
+    from ganbench.cli import main
+
+    suite = tmp_path / "mn.yaml"
+    suite.write_text(
+        "name: mn\ndefaults: {steps: 2, model: {arch: dcgan, width: 8}}\n"
+        "datasets: [ring8, mnist]\nvariants: {gan: {loss: ns}}\n"
+    )
+    code = main(["run", str(suite), "--out", str(tmp_path / "out"), "--data-root", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"error: {suite}: datasets[1] (mnist): mnist: no data in {tmp_path}")
+    assert not (tmp_path / "out" / "records").exists()  # nothing trained
