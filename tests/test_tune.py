@@ -172,6 +172,11 @@ def test_tune_on_ray_with_a_data_root(tmp_path, capsys):
         ("space: {steps: {choice: [1, 300]}}", "space: {steps: {choice: [1, -1]}}", "tune.space.steps: "),
         ("{metric: w1,", "{metric: w2,", "tune.objective.metric: unknown metric 'w2'"),
         ("{metric: w1,", "{metric: w1_std,", "describes a variant"),
+        (  # the sweep's value would silently replace the trial's
+            "gan: {loss: ns, optimizer:",
+            "gan: {loss: ns, sweep: {grid: {steps: [1, 2]}}, optimizer:",
+            "tune.space.steps: variants.gan also sweeps 'steps'",
+        ),
     ],
 )
 def test_bad_tune_input_is_exit_2_and_one_line(tmp_path, capsys, old, new, message):

@@ -85,14 +85,26 @@ def _has_path(tree: dict[str, Any], path: str) -> bool:
 
 
 def check_space(suite: Suite, variant: str, space: Space, load: Loader) -> None:
+    swept = {path for s in suite.specs if s.variant == variant for path in s.swept}
     for key, spec in space.items():
         where = f"{suite.path}: tune.space.{key}"
+        clash = next((p for p in sorted(swept) if _overlaps(key, p)), None)
+        if clash is not None:  # the sweep's values would replace the trial's, silently
+            raise BadInput(
+                f"{where}: variants.{variant} also sweeps {clash!r}; a trial's value would be replaced "
+                "by the sweep's: tune the key or sweep it, not both"
+            )
         problem = check_distribution(spec)
         if problem:
             raise BadInput(f"{where}: {problem}" if len(spec) != 1 else f"{where}.{problem}")
         ((_, bounds),) = spec.items()
         for bound in bounds:
             _check_value(suite, where, variant, key, bound, load)
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether key paths a and b name the same value or one holds the other (optimizer, optimizer.lr)."""
+    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
 
 
 def _check_value(suite: Suite, where: str, variant: str, key: str, value: Any, load: Loader) -> None:
