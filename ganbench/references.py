@@ -20,13 +20,12 @@ computed once per output dir, appear in runs.csv and the leaderboards, and claim
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import torch
 
-from ganbench.data import Dataset, build_dataset
-from ganbench.metrics import EvalContext, evaluate, metric_identity
+from ganbench.data import Dataset, build_dataset, build_datasets
+from ganbench.metrics import EvalContext, evaluate, evaluate_each, metric_identity
 from ganbench.metrics.mog import HQ_STDS
 from ganbench.results import RunResult
 from ganbench.seeding import stream
@@ -59,9 +58,10 @@ def reference_samples(dataset: Dataset, name: str, n: int, generator: torch.Gene
     return low + (high - low) * torch.rand(n, *dataset.shape, generator=generator)
 
 
-def evaluate_reference(spec: RunSpec, context: EvalContext) -> RunResult:
+def evaluate_reference(spec: RunSpec, context: EvalContext, dataset: Dataset | None = None) -> RunResult:
+    """One reference row (`dataset`: the spec's, when the caller has built it already)."""
     started = time.perf_counter()
-    dataset = build_dataset(spec.data, context.data_root)
+    dataset = dataset if dataset is not None else build_dataset(spec.data, context.data_root)
     fake = reference_samples(dataset, spec.variant, spec.train.eval_samples, stream(spec.seed, "reference"))
     metrics = evaluate(dataset, fake, stream(spec.seed, "eval"), spec.train, context)
     return RunResult(
@@ -75,14 +75,8 @@ def evaluate_reference(spec: RunSpec, context: EvalContext) -> RunResult:
     )
 
 
-def evaluate_references(specs: list[RunSpec], context: EvalContext) -> Iterator[RunResult]:
-    """Every reference row, in order. Rows on 2-D mixtures are scored in threads (as many as
-    torch's): their exact W1 (POT) and mode counts release the GIL, and each row draws from its
-    own streams, so the numbers do not depend on the threads."""
-    toy = all(build_dataset(s.data, context.data_root).kind == "toy" for s in specs)
-    threads = min(torch.get_num_threads(), len(specs)) if toy else 1
-    if threads < 2:
-        yield from (evaluate_reference(s, context) for s in specs)
-        return
-    with ThreadPoolExecutor(threads) as pool:
-        yield from pool.map(lambda s: evaluate_reference(s, context), specs)
+def evaluate_references(specs: list[RunSpec], context: EvalContext) -> list[RunResult]:
+    """Every reference row, in order, each dataset built once (see metrics.evaluate_each)."""
+    datasets = build_datasets([s.data for s in specs], context.data_root)
+    jobs = [partial(evaluate_reference, s, context, d) for s, d in zip(specs, datasets, strict=True)]
+    return evaluate_each(jobs, [d.kind for d in datasets])

@@ -14,8 +14,8 @@ import json
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,9 +23,9 @@ import torch
 
 from ganbench import health
 from ganbench.checkpoint import Checkpointer, note
-from ganbench.data import Dataset, build_dataset
+from ganbench.data import Dataset, build_datasets
 from ganbench.losses import critic_estimate
-from ganbench.metrics import EvalContext, evaluate, metric_identity, training_metrics
+from ganbench.metrics import EvalContext, evaluate, evaluate_each, metric_identity, training_metrics
 from ganbench.metrics.training import OSC_WINDOW, TrainingTrace, critic_at_evals, oscillation
 from ganbench.models.base import EnsembleNet
 from ganbench.optim import BatchedOptimizer
@@ -252,7 +252,7 @@ def _train_group(
     context = context or EvalContext(device=device)
     t = specs[0].train
     k = len(specs)
-    datasets = _datasets(specs, context)
+    datasets = build_datasets([s.data for s in specs], context.data_root)
     G, D = ARCHS.get(t.model.arch)(t.model, datasets[0].shape, [s.seed for s in specs])
     G, D = G.to(device), D.to(device)
     precision = configure_execution((G, D), device, context.precision)
@@ -435,18 +435,12 @@ def _evaluate_members(
     specs: list[RunSpec],
     context: EvalContext,
 ) -> list[dict[str, float]]:
-    """Each member's metrics at one evaluation. Mixtures are scored in threads, as many as this
-    process's torch threads: the exact W1 (POT) and the mode counts release the GIL, and each
-    member draws from its own streams, so the numbers do not depend on the threads."""
-
-    def one(m: int) -> dict[str, float]:
-        return evaluate(datasets[m], fakes[m], stream(specs[m].seed, "eval_real"), specs[m].train, context)
-
-    threads = min(torch.get_num_threads(), len(members))
-    if threads < 2 or any(datasets[m].kind != "toy" for m in members):
-        return [one(m) for m in members]
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, members))
+    """Each member's metrics at one evaluation, from its own "eval_real" stream."""
+    jobs = [
+        partial(evaluate, datasets[m], fakes[m], stream(specs[m].seed, "eval_real"), specs[m].train, context)
+        for m in members
+    ]
+    return evaluate_each(jobs, [datasets[m].kind for m in members])
 
 
 def _n_modes(dataset: Dataset) -> int | None:
@@ -469,15 +463,6 @@ def configure_execution(nets: tuple[EnsembleNet, ...], device: str, requested: s
         if conv and cuda:
             net.memory_format = torch.channels_last
     return requested
-
-
-def _datasets(specs: list[RunSpec], context: EvalContext) -> list[Dataset]:
-    built: dict[str, Dataset] = {}  # members on the same data share one object
-    for s in specs:
-        key = repr(sorted(s.data.items()))
-        if key not in built:
-            built[key] = build_dataset(s.data, context.data_root)
-    return [built[repr(sorted(s.data.items()))] for s in specs]
 
 
 def _clip(flat: torch.Tensor, clip: torch.Tensor) -> None:

@@ -36,3 +36,14 @@ def build_dataset(params: dict, data_root: str | None = None) -> Dataset:
     if "data_root" in inspect.signature(factory).parameters:
         kwargs["data_root"] = data_root
     return factory(**kwargs)
+
+
+def build_datasets(params: list[dict], data_root: str | None = None) -> list[Dataset]:
+    """One dataset per entry of `params`; entries with equal parameters share one object, so a
+    dataset is loaded (from disk, for images) once however many runs use it."""
+    built: dict[str, Dataset] = {}
+    keys = [repr(sorted(p.items())) for p in params]
+    for key, p in zip(keys, params, strict=True):
+        if key not in built:
+            built[key] = build_dataset(p, data_root)
+    return [built[key] for key in keys]
