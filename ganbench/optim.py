@@ -40,6 +40,11 @@ class BatchedOptimizer:
         self.any_wd = bool((self.wd > 0).any())
         self.m = torch.zeros_like(flat)
         self.v = torch.zeros_like(flat) if self.any_v else None
+        self.one_minus_b2 = 1 - self.b2
+        # Two [K, P] scratch tensors for the step's intermediates, allocated once: a fresh
+        # [K, P] per op costs more than the op itself when the allocator cannot reuse memory
+        # that large (every step pays the page faults; 5x on 40 members of 3x512).
+        self.scratch = (torch.empty_like(flat), torch.empty_like(flat)) if self.any_v else None
         self.t = 0
 
     @torch.no_grad()
@@ -54,14 +59,15 @@ class BatchedOptimizer:
         if not self.any_v:  # SGD only
             self.flat.addcmul_(self.m, step_size, value=-1)
             return
-        self.v.mul_(self.b2).addcmul_(g, g * (1 - self.b2))
-        denom = self.v.sqrt()
+        scaled, denom = self.scratch
+        self.v.mul_(self.b2).addcmul_(g, torch.mul(g, self.one_minus_b2, out=scaled))
+        torch.sqrt(self.v, out=denom)
         if bool(self.bias.any()):  # Adam's bias correction of the second moment
             denom.mul_(torch.where(self.bias, (1 - self.b2**self.t).rsqrt(), one))
         denom.add_(self.eps)
         if not self.all_v:  # SGD members of a mixed ensemble divide by 1
-            denom = torch.where(self.use_v, denom, 1.0)
-        self.flat.addcdiv_(self.m * step_size, denom, value=-1)
+            denom.masked_fill_(~self.use_v, 1.0)
+        self.flat.addcdiv_(torch.mul(self.m, step_size, out=scaled), denom, value=-1)
 
     def state_dict(self) -> dict[str, Tensor | int | None]:
         """What changes while training (moments, step count, per-member lr: freeze zeroes it);

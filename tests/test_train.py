@@ -118,3 +118,68 @@ def test_batched_mlp_matches_torch_linear():
             h = h @ G.param(f"w{i}")[k] + G.param(f"b{i}")[k]
             h = torch.relu(h) if i < 2 else h
         torch.testing.assert_close(G(z)[k], h)
+
+
+def test_step_views_gradient_equals_autograd_through_flat():
+    """The reused-buffer gradient is bit for bit the gradient autograd gives through `flat`, for a
+    critic step with real, fake and gradient-penalty forwards (three uses of every weight)."""
+    from ganbench.losses import gradient_penalty
+    from ganbench.suite import ModelConfig
+
+    _, D = ARCHS.get("mlp")(ModelConfig(hidden=16, depth=2, z_dim=2), (2,), [0, 1, 2])
+    real, fake, eps = torch.randn(3, 8, 2), torch.randn(3, 8, 2), torch.rand(3, 8)
+
+    def critic_loss():
+        return (D(fake).mean(1) - D(real).mean(1) + 10 * gradient_penalty(D, real, fake, eps)).sum()
+
+    (expected,) = torch.autograd.grad(critic_loss(), D.flat)
+    for _ in range(2):  # the second call writes into the buffer the first one allocated
+        with D.step_views():
+            buffer = D.gradient(critic_loss())
+        assert buffer is D.flat.grad and torch.equal(buffer, expected)
+
+
+def test_per_member_clip_equals_clamp():
+    from ganbench.train import _clip
+
+    flat = torch.randn(4, 1000) * 0.3
+    flat[0, :3] = torch.tensor([float("nan"), -0.0, 0.0])
+    bounds = torch.tensor([0.01, 0.1, 0.5, 0.1]).unsqueeze(1)
+    expected = torch.clamp(flat, -bounds, bounds)
+    _clip(flat, bounds)
+    assert torch.equal(flat[:, 3:], expected[:, 3:]) and flat[0, 0].isnan()
+    assert [str(x) for x in flat[0, 1:3].tolist()] == ["-0.0", "0.0"]
+
+
+def test_wide_ensembles_keep_freed_memory_in_the_heap():
+    """Past glibc's mmap ceiling a [K, P] tensor is mapped afresh on each allocation (page faults
+    every step); an ensemble whose weights pass it switches the process to heap allocation.
+    In a subprocess: the setting is process-wide. mallinfo2's hblkhd counts mmapped bytes."""
+    import subprocess
+    import sys
+
+    code = """
+import ctypes, torch
+from ganbench.models.mlp import build_mlp
+from ganbench.suite import ModelConfig
+from ganbench.train import configure_execution
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+
+def mapped_by_big_tensor():
+    before = libc.mallinfo2().hblkhd
+    x = torch.empty(64 * 2**20 // 4)
+    return libc.mallinfo2().hblkhd - before
+
+small = build_mlp(ModelConfig(hidden=64, depth=3), (2,), [0, 1])
+configure_execution(small, "cpu", "auto")
+print(mapped_by_big_tensor() >= 64 * 2**20)
+wide = build_mlp(ModelConfig(hidden=512, depth=3), (2,), list(range(20)))  # 42 MB per net
+configure_execution(wide, "cpu", "auto")
+print(mapped_by_big_tensor())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "0"], out

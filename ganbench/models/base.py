@@ -10,6 +10,8 @@ accumulates every gradient into ``flat.grad``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -37,17 +39,40 @@ class EnsembleNet(nn.Module):
         self.compute_dtype: torch.dtype | None = None
 
     def __call__(self, *args, **kwargs):
-        # One split per forward: its backward is a single concatenation, where a slice per
-        # parameter would allocate and add a full-size zero gradient per parameter.
-        chunks = self.flat.split([s.stop - s.start for s in self.slices.values()], dim=1)
-        self._views = dict(zip(self.slices, chunks, strict=True))
-        try:
+        with self.step_views():
             if self.compute_dtype is None:
                 return super().__call__(*args, **kwargs)
             with torch.autocast(self.flat.device.type, dtype=self.compute_dtype):
                 return super().__call__(*args, **kwargs).float()
+
+    @contextmanager
+    def step_views(self) -> Iterator[None]:
+        """Split `flat` into per-parameter views once for every forward inside the block (a
+        training step's real, fake and penalty passes), so their gradients meet in the views and
+        `gradient` can write them into one reused buffer. Outside a block each forward splits
+        anew. One split, not a slice per parameter: a slice's backward would allocate and add a
+        full-size zero gradient per parameter."""
+        if self._views is not None:  # nested: the enclosing block's views
+            yield
+            return
+        chunks = self.flat.split([s.stop - s.start for s in self.slices.values()], dim=1)
+        self._views = dict(zip(self.slices, chunks, strict=True))
+        try:
+            yield
         finally:
             self._views = None
+
+    def gradient(self, loss: torch.Tensor) -> torch.Tensor:
+        """d loss / d flat for a loss computed inside `step_views`, written into `flat.grad`.
+
+        The buffer is allocated once: letting autograd differentiate through the split would
+        allocate a fresh [K, P] tensor every step, which costs more than the copy itself once
+        the tensor is too large for the allocator to reuse (tens of MB: 40 members of 3x512)."""
+        assert self._views is not None, "gradient() needs the forwards inside step_views()"
+        grads = torch.autograd.grad(loss, list(self._views.values()), materialize_grads=True)
+        if self.flat.grad is None:
+            self.flat.grad = torch.empty_like(self.flat)
+        return torch.cat(grads, dim=1, out=self.flat.grad)
 
     @property
     def n_params(self) -> int:
