@@ -9,15 +9,34 @@ gives a continuous signal while no sample is within 3 std yet.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
-import ot
 import torch
 from scipy.spatial.distance import cdist
 
 # The metrics themselves (names, directions, meanings) are declared in ganbench.metrics.toy.
 from ganbench.metrics.toy import FAIR_SHARE_FRACTION
+
+
+def _import_pot():
+    """POT without scikit-learn. `import ot` tries `sklearn.cluster`, for the k-means start of a
+    low-rank solver this module never calls, and scikit-learn's import is 0.8 s of a small
+    suite's start-up (bench/fixed_costs.py). With that one name blocked while POT loads, POT takes
+    its own no-scikit-learn path; scikit-learn imports normally afterwards (digits data)."""
+    if "ot" in sys.modules or "sklearn.cluster" in sys.modules:
+        import ot
+    else:
+        sys.modules["sklearn.cluster"] = None  # an import of a name mapped to None fails at once
+        try:
+            import ot
+        finally:
+            del sys.modules["sklearn.cluster"]
+    return ot
+
+
+ot = _import_pot()
 
 HQ_STDS = 3.0  # the literature's high-quality radius, in stds of a mode
 
