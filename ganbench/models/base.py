@@ -3,8 +3,8 @@
 Keeping every parameter of every member in one ``flat`` tensor of shape [K, P] makes the
 optimizer step, weight clipping, EMA and divergence resets a handful of ops on one tensor,
 whatever the depth of the network: that is where the ensemble engine's speed comes from on
-small models. Layers read their weights as views of ``flat`` on each forward, so autograd
-accumulates every gradient into ``flat.grad``.
+small models. Layers read their weights as views of ``flat`` (``param``); a training step runs
+its forwards inside ``step_views`` and ``gradient`` writes d loss / d flat into ``flat.grad``.
 """
 
 from __future__ import annotations
