@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/toy_throughput.py
+	$(BIN)/python bench/toy_throughput.py --steps 20 --runs 40 --set defaults.model.hidden=512
 	$(BIN)/python bench/sweep_throughput.py
 	$(BIN)/python bench/eval_speed.py
 	$(BIN)/python bench/image_throughput.py
