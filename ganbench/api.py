@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -30,7 +31,7 @@ from ganbench.references import evaluate_references, reference_specs
 from ganbench.results import DONE, RunRecord, RunResult, runs_table
 from ganbench.runner import interrupts, lock, parse_devices, plan_units, small_job
 from ganbench.suite import Suite
-from ganbench.tracking import Tracker, artifact_dir, default_uri
+from ganbench.tracking import Tracker, default_uri
 
 # Present while an invocation trains (names its tracking URI), removed once its MLflow runs are
 # closed: a later invocation with nothing to train still closes what a killed one left RUNNING.
@@ -243,17 +244,19 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
 
     def record(results: list[RunResult]) -> None:
         for result in results:
-            artifacts = _artifacts(result)
-            # The record is the commit point: the MLflow child is FINISHED only once it is saved,
-            # and a signal waits until all three steps are done.
-            with interrupts.deferred():
-                shape = result.samples.shape[1:] if result.samples is not None else ()
-                generator = samples.save_generator(out_dir, result.spec.run_id, result.generator, shape)
-                mlflow_id = tracker.log_run(result, artifacts, terminate=False, generator=generator)
-                samples.save(out_dir, result.spec.run_id, result.samples)  # the report's panels
-                store.save(out_dir, RunRecord.from_result(result, mlflow_id))
-                tracker.finish_run(mlflow_id, result.status)
-                tracker.supersede(result.spec.run_id, mlflow_id)
+            # The plots live only until MLflow has copied them into its artifact store.
+            with tempfile.TemporaryDirectory(prefix="ganbench-artifacts-") as folder:
+                artifacts = _artifacts(result, Path(folder))
+                # The record is the commit point: the MLflow child is FINISHED only once it is
+                # saved, and a signal waits until all three steps are done.
+                with interrupts.deferred():
+                    shape = result.samples.shape[1:] if result.samples is not None else ()
+                    generator = samples.save_generator(out_dir, result.spec.run_id, result.generator, shape)
+                    mlflow_id = tracker.log_run(result, artifacts, terminate=False, generator=generator)
+                    samples.save(out_dir, result.spec.run_id, result.samples)  # the report's panels
+                    store.save(out_dir, RunRecord.from_result(result, mlflow_id))
+                    tracker.finish_run(mlflow_id, result.status)
+                    tracker.supersede(result.spec.run_id, mlflow_id)
             progress.finished(result)
         if all(r.status in DONE for r in results):  # a failed unit keeps it: its retry resumes
             checkpoint.discard(context.checkpoint_dir, [r.spec.run_id for r in results])
@@ -313,11 +316,11 @@ def _close_left_over(suite: Suite, options: RunOptions, out_dir: Path) -> None:
     marker.unlink(missing_ok=True)
 
 
-def _artifacts(result: RunResult) -> list[Path]:
+def _artifacts(result: RunResult, folder: Path) -> list[Path]:
     """The final samples (a scatter over the modes, or an image grid), plus an image grid at
-    each evaluation for image datasets."""
+    each evaluation for image datasets, drawn into `folder`."""
     spec = result.spec
-    folder, name = artifact_dir(), f"{spec.variant}_{spec.dataset}_seed{spec.seed}"
+    name = f"{spec.variant}_{spec.dataset}_seed{spec.seed}"
     paths = [
         sample_figure(
             images,

@@ -25,7 +25,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from importlib import metadata
@@ -586,7 +585,3 @@ class _Retrying:
                     raise
 
         return call
-
-
-def artifact_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="ganbench-artifacts-"))

@@ -253,5 +253,5 @@ def test_a_few_steps_of_image_training_give_finite_classifier_metrics(cache, tmp
             assert result.snapshots[0][1].shape == (64, 1, 16, 16)
         from ganbench.api import _artifacts
 
-        names = [p.name for p in _artifacts(result)]
+        names = [p.name for p in _artifacts(result, tmp_path)]
         assert len(names) == 3 and names[0].startswith("grid_") and names[-1].startswith("samples_")

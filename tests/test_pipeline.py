@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 
 import mlflow
 import pandas as pd
@@ -19,8 +20,10 @@ STEPS = 30
 
 
 @pytest.fixture
-def finished(tmp_path):
-    """A tiny suite run once (8 runs), in-process."""
+def finished(tmp_path, monkeypatch):
+    """A tiny suite run once (8 runs), in-process, with its own temporary directory (tmp/)."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     suite = load_suite(write(tmp_path, TINY_SUITE), steps=STEPS)
     out = tmp_path / "out"
     outcome = run_suite(suite, RunOptions(out=out, devices="cpu", runs_per_device=1, quiet=True))
@@ -96,6 +99,7 @@ def test_outputs_and_mlflow_records(finished):
     assert [m.step for m in history] == [STEPS]  # eval_every 30 = steps: one evaluation
     assert len(client.get_metric_history(one.info.run_id, "d_loss")) == STEPS
     assert [a.path for a in client.list_artifacts(one.info.run_id) if not a.is_dir][0].endswith(".png")
+    assert not list((out.parent / "tmp").glob("ganbench-artifacts-*"))  # plots are not left behind
 
 
 def test_rerun_trains_nothing_and_changes_nothing(finished):
