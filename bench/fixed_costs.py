@@ -5,10 +5,13 @@
 (a) Breakdown: bench/suites/wgan16.yaml (16 clipped-WGAN runs) at --steps (default 10) through
     ``ganbench.run`` into a fresh output dir with a fresh MLflow SQLite store, in this process,
     as `ganbench run` does it. Phases are timed by wrapping the functions that do them: imports
-    (torch, MLflow, POT, matplotlib and every built-in piece, first, as a run would on its way),
+    (torch, MLflow, POT, Pillow and every built-in piece, first, as a run would on its way),
     the tracking store's set-up, training (without its evaluations), evaluation, the reference
     rows, recording (MLflow children, plots, records), and the tables (with the parent's logging).
-(b) Held-out ratio: the same suite at --long-steps (default 300) end to end, fresh dir and store
+(b) Pictures: a run's scatter drawn by ganbench.plots (Pillow) against the same points drawn
+    with matplotlib as ganbench did before (a bare Agg Figure), and matplotlib's import, which
+    a run no longer pays.
+(c) Held-out ratio: the same suite at --long-steps (default 300) end to end, fresh dir and store
     again, against the plain per-run loop (bench/toy_throughput.py's ``plain_run``: nn.Sequential
     MLPs, torch.optim, no evaluation) on the same specs, both timed here.
 """
@@ -34,10 +37,10 @@ def main() -> None:
 
     started = time.perf_counter()
     sys.path.insert(0, str(ROOT))
-    import matplotlib.figure  # noqa: F401
     import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
     import mlflow.tracking  # noqa: F401
     import ot  # noqa: F401
+    import PIL.Image  # noqa: F401
     import torch  # noqa: F401
 
     from ganbench import api
@@ -64,6 +67,7 @@ def main() -> None:
     rest = wall - sum(rows.values())
     print(f"    {'the rest (planning, suite, ...)':30}{rest:7.2f} s  {100 * rest / wall:5.1f}%")
     print(f"  total with imports: {imports + wall:.2f} s (issue 14 target: <= 3 s on 2 quiet cores)")
+    compare_pictures()
 
     if args.long_steps <= 0:
         return
@@ -78,9 +82,52 @@ def main() -> None:
     for spec in long_suite.specs:
         plain_run(spec, "cpu")
     plain_s = time.perf_counter() - start
-    print(f"(b) 16 runs x {args.long_steps} steps: plain loop {plain_s:.1f} s (training only), ganbench end")
+    print(f"(c) 16 runs x {args.long_steps} steps: plain loop {plain_s:.1f} s (training only), ganbench end")
     print(
         f"    to end {ganbench_s:.1f} s (with evaluation, MLflow, records, tables) -> {plain_s / ganbench_s:.2f}x"
+    )
+
+
+def compare_pictures(repeats: int = 10) -> None:
+    """(b): ms per picture of one run's 2,500 points on ring8, Pillow against matplotlib."""
+    import numpy as np
+
+    from ganbench.data.toy import ring
+    from ganbench.plots import sample_figure
+
+    centres = ring(8, 2.0).centres.numpy()
+    points = np.random.default_rng(0).normal(size=(2500, 2))
+    start = time.perf_counter()
+    from matplotlib.figure import Figure
+
+    mpl_import = time.perf_counter() - start
+
+    def matplotlib_picture(path: Path) -> None:  # ganbench's picture before Pillow
+        figure = Figure(figsize=(4, 4), dpi=80)
+        axes = figure.add_subplot()
+        axes.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label="generated", rasterized=True)
+        axes.scatter(centres[:, 0], centres[:, 1], s=30, c="red", marker="x", label="modes")
+        span = np.abs(centres).max() * 1.5 + 0.5
+        axes.set_xlim(-span, span)
+        axes.set_ylim(-span, span)
+        axes.set_aspect("equal")
+        axes.legend(loc="upper right", fontsize=7)
+        axes.set_title(path.name, fontsize=8)
+        figure.savefig(path)
+
+    def ms_each(draw) -> float:
+        draw(0)  # warm-up: fonts and caches
+        start = time.perf_counter()
+        for i in range(repeats):
+            draw(i)
+        return 1000 * (time.perf_counter() - start) / repeats
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = ms_each(lambda i: sample_figure(points, centres, f"run {i}", Path(tmp) / f"p{i}.png"))
+        theirs = ms_each(lambda i: matplotlib_picture(Path(tmp) / f"m{i}.png"))
+    print(
+        f"(b) a run's picture: Pillow {ours:.1f} ms, matplotlib {theirs:.1f} ms -> {theirs / ours:.1f}x;"
+        f" importing matplotlib, which a run no longer does: {mpl_import:.2f} s"
     )
 
 

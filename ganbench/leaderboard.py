@@ -52,14 +52,18 @@ def diverged_flags(runs: pd.DataFrame) -> pd.Series:
 # ----------------------------------------------------------------------------- aggregation
 
 
-def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per variant x dataset x metric: n, mean, std, t-based ci95, median, diverged."""
+CELL = ("variant", "dataset")  # a leaderboard cell; leaderboard_configs.csv adds the config
+
+
+def aggregate(runs: pd.DataFrame, by: tuple[str, ...] = CELL) -> pd.DataFrame:
+    """One row per cell (`by`: variant x dataset) x metric: n, mean, std, t-based ci95, median,
+    diverged, healthy, configs and vs_noise, sorted by dataset, metric and variant."""
     done = runs[~runs["status"].isin(["failed", "killed"])].assign(
         diverged=lambda f: diverged_flags(f).astype(float),
         healthy=lambda f: f["health"].isin(["healthy", "reference"]) if "health" in f else True,
         config=lambda f: f["config"].fillna("").astype(str) if "config" in f else "",
     )
-    cells = done.groupby(["variant", "dataset"], sort=False)
+    cells = done.groupby(list(by), sort=False)
     counts = pd.concat(
         [
             cells["diverged"].sum().astype(int).rename("diverged"),
@@ -68,20 +72,23 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
         ],
         axis=1,
     )
-    table = pd.concat([_metric_rows(done), _divergence_rows(done)], ignore_index=True)
-    table = table.join(counts, on=["variant", "dataset"])
+    table = pd.concat([_metric_rows(done, by), _divergence_rows(done, by)], ignore_index=True)
+    table = table.join(counts, on=list(by))
     table["vs_noise"] = _versus_noise(table)
-    return table[COLUMNS].sort_values(["dataset", "metric", "variant"], kind="stable").reset_index(drop=True)
+    columns = [*by, *COLUMNS[2:]] if by != CELL else COLUMNS
+    return table[columns].sort_values(["dataset", "metric", "variant"], kind="stable").reset_index(drop=True)
 
 
 def aggregate_configs(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per variant x config x dataset x metric, for swept variants (leaderboard_configs.csv)."""
+    """One row per variant x config x dataset x metric, for swept variants (leaderboard_configs.csv),
+    grouped by config in the order configs first appear."""
     swept = runs[runs["config"].fillna("").astype(str).ne("")] if "config" in runs else runs.iloc[:0]
     if swept.empty:
-        return pd.DataFrame(columns=["config", *COLUMNS])
-    parts = [aggregate(group).assign(config=config) for config, group in swept.groupby("config", sort=False)]
-    table = pd.concat(parts, ignore_index=True)
-    return table[["variant", "config", *COLUMNS[1:]]]
+        return pd.DataFrame(columns=["variant", "config", *COLUMNS[1:]])
+    table = aggregate(swept, by=("variant", "config", "dataset"))
+    order = {config: i for i, config in enumerate(swept["config"].astype(str).unique())}
+    table = table.sort_values("config", key=lambda c: c.map(order), kind="stable")
+    return table.reset_index(drop=True)
 
 
 def _versus_noise(table: pd.DataFrame) -> pd.Series:
@@ -104,25 +111,26 @@ def not_better_than_noise(table: pd.DataFrame, metrics: tuple[str, ...] = ("w1",
     return table[table["metric"].isin(metrics) & table["vs_noise"].eq("not better")]
 
 
-def _metric_rows(done: pd.DataFrame) -> pd.DataFrame:
+def _metric_rows(done: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
     metrics = [m for m in metric_columns(done.columns) if m != "diverged"]
     values = done[metrics].astype(float).replace([np.inf, -np.inf], np.nan)  # non-finite: not measured
-    long = pd.concat([done[["variant", "dataset"]], values], axis=1).melt(
-        ["variant", "dataset"], var_name="metric"
+    long = pd.concat([done[list(by)], values], axis=1).melt(list(by), var_name="metric")
+    cells = long.groupby([*by, "metric"], sort=False)["value"].agg(
+        n="count", mean="mean", std="std", median="median"
     )
-    cells = long.groupby(KEYS, sort=False)["value"].agg(n="count", mean="mean", std="std", median="median")
     cells = cells.reset_index()
     # A metric nobody on this dataset reports (FID on a toy set) is not a cell; one that only some
     # variants lack (all their runs blew up to NaN) stays, with n = 0, so the gate notices.
-    cells = cells[cells.groupby(["dataset", "metric"])["n"].transform("sum") > 0]
+    peers = [key for key in by if key != "variant"] + ["metric"]
+    cells = cells[cells.groupby(peers)["n"].transform("sum") > 0]
     half = stats.t.ppf(0.975, cells["n"] - 1) * cells["std"] / np.sqrt(cells["n"])
     return cells.assign(ci95_low=cells["mean"] - half, ci95_high=cells["mean"] + half)
 
 
-def _divergence_rows(done: pd.DataFrame) -> pd.DataFrame:
+def _divergence_rows(done: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
     done = done[~done["variant"].isin(REFERENCE_ROWS)]
     rate = metric_info("divergence_rate").compute  # the registered variant-scope computation
-    cells = done.groupby(["variant", "dataset"], sort=False)["diverged"].agg(
+    cells = done.groupby(list(by), sort=False)["diverged"].agg(
         n="count", k="sum", mean=lambda flags: rate(list(flags)), std="std", median="median"
     )
     ci = [

@@ -159,6 +159,7 @@ class Tracker:
         self.parent_id: str | None = None
         self._finished: dict[str, list[str]] = {}  # run id -> FINISHED children, from reconcile
         self._ends: dict[str, int] = {}  # child -> its training's end (ms), set when it is closed
+        self._artifact_uris: dict[str, str] = {}  # run -> where its artifacts go, from create_run
 
     def start_parent(
         self,
@@ -181,6 +182,7 @@ class Tracker:
             tags[RESUMES] = previous.info.run_id
         run = self.client.create_run(self.experiment_id, run_name=suite, tags=tags)
         self.parent_id = run.info.run_id
+        self._artifact_uris[self.parent_id] = run.info.artifact_uri
         if RESUMES in tags:
             self.client.set_tag(tags[RESUMES], RESUMED_BY, self.parent_id)
         self._log(run.info.run_id, params=params)
@@ -250,6 +252,7 @@ class Tracker:
             tags=tags,
         )
         run_id = run.info.run_id
+        self._artifact_uris[run_id] = run.info.artifact_uri
         if result.ended_at > 0:
             self._ends[run_id] = int(result.ended_at * 1000)
         params = flatten(spec.resolved()) | {f"metric_identity.{k}": v for k, v in result.info.items()}
@@ -270,10 +273,16 @@ class Tracker:
             "FAILED" if status == "failed" else "FINISHED",
             end_time=self._ends.pop(mlflow_id, None),
         )
+        self._artifact_uris.pop(mlflow_id, None)
 
     def _artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
+        """Copy a file into a run's artifacts through the repository at the URI create_run gave
+        (MlflowClient.log_artifact would look the run up in the store again first)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
         try:
-            self.client.log_artifact(run_id, str(path), folder)
+            repository = get_artifact_repository(self._artifact_uris[run_id], tracking_uri=self.uri)
+            repository.log_artifact(str(path), folder)
         except OSError as err:
             raise output_error(Path(self.out_dir or "."), err) from None
 
@@ -345,20 +354,29 @@ class Tracker:
         from mlflow.entities import Metric, Param
 
         items = [Param(k, v[:6000]) for k, v in params.items()]
-        for i in range(0, len(items), PARAM_BATCH):
-            self.client.log_batch(run_id, params=items[i : i + PARAM_BATCH])
-        if result is None:
-            return
-        clock = timeline(result)
-        points = [
-            Metric(name, value, clock(step), step)
-            for name, series in result.history.items()
-            for step, value in series
-            if value == value  # MLflow rejects NaN on some stores; a missing point says the same
-        ]
-        points += _summary(result, clock)
-        for i in range(0, len(points), BATCH):
-            self.client.log_batch(run_id, metrics=points[i : i + BATCH])
+        points = []
+        if result is not None:
+            clock = timeline(result)
+            points = [
+                Metric(name, value, clock(step), step)
+                for name, series in result.history.items()
+                for step, value in series
+                if value == value  # MLflow rejects NaN on some stores; a missing point says the same
+            ]
+            points += _summary(result, clock)
+        for some_params, some_points in batches(items, points):
+            self.client.log_batch(run_id, metrics=some_points, params=some_params)
+
+
+def batches(params: list[Any], points: list[Any]) -> Iterator[tuple[list[Any], list[Any]]]:
+    """log_batch payloads within MLflow's limits (100 params, 1000 entities in all): params
+    first, metric points filling the room left, so that a small run's are one call (each call
+    is a transaction with its own checks of the run)."""
+    while params or points:
+        some_params, params = params[:PARAM_BATCH], params[PARAM_BATCH:]
+        room = BATCH - len(some_params)
+        some_points, points = points[:room], points[room:]
+        yield some_params, some_points
 
 
 def _summary(result: RunResult, clock: Any) -> list[Any]:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import TINY_SUITE, write
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("torch", "torchvision", "torch_fidelity", "mlflow", "ray", "ot", "sklearn", "optuna")
+HEAVY = ("torch", "torchvision", "torch_fidelity", "mlflow", "ray", "ot", "sklearn", "optuna", "matplotlib")
 
 # Runs the CLI in a fresh interpreter, then reports its exit code and the heavy top-level packages
 # that ended up in sys.modules.
@@ -109,3 +109,13 @@ def test_toy_metrics_load_pot_without_scikit_learn():
     imported, w1, kmeans = done.stdout.split("\n")[:3]
     assert imported == "['ot']" and kmeans == "KMeans", done.stdout + done.stderr
     assert abs(float(w1) - 2**0.5) < 1e-12
+
+
+def test_run_imports_no_matplotlib(tmp_path):
+    """`ganbench run` draws its per-run pictures with Pillow: matplotlib (half a second of
+    start-up) is the report's alone, and scikit-learn stays out as well."""
+    suite = write(tmp_path, TINY_SUITE.replace("steps: 60", "steps: 4").replace("seeds: 2", "seeds: 1"))
+    result, output = probe("run", str(suite), "--out", str(tmp_path / "out"), "--quiet")
+    assert result["rc"] in (0, 1), output  # 1: a claim or health finding, not a crash
+    assert not {"matplotlib", "sklearn"} & set(result["heavy"]) and "torch" in result["heavy"], output
+    assert list((tmp_path / "out" / "mlartifacts").glob("*/artifacts/samples_*.png")), output

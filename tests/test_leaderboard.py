@@ -188,3 +188,23 @@ def test_missing_cell_fails_and_metrics_filter(runs: pd.DataFrame) -> None:
     assert not gate_row(report, "wgan", "w1").ok and report.ok.sum() == len(base) - 2  # ring8 and grid25
     only = compare_to_baseline(current, base, ToleranceConfig(k_se=3, metrics=["modes_covered"]))
     assert set(only.metric) == {"modes_covered"} and only.ok.all()
+
+
+def test_per_config_rows_are_each_configs_own_leaderboard():
+    """leaderboard_configs.csv, computed in one pass, row for row equals the leaderboard of each
+    config's runs alone (a published sweep's runs: two variants, two datasets, random configs),
+    configs in the order they first appear and the references (no config) left out."""
+    from pathlib import Path
+
+    from ganbench.leaderboard import aggregate_configs
+
+    runs = pd.read_csv(Path(__file__).parent.parent / "results" / "wgan_optimizer_study_runs.csv")
+    configs = runs["config"].dropna().unique()[:6]
+    runs = pd.concat([runs[runs["config"].isin(configs)], runs[runs["config"].isna()]])
+    table = aggregate_configs(runs)
+    assert list(table["config"].unique()) == list(configs)
+    assert not table["variant"].isin(["noise", "data"]).any()
+    for config in configs:
+        alone = aggregate(runs[runs["config"] == config]).drop(columns="vs_noise")
+        ours = table[table["config"] == config].drop(columns=["config", "vs_noise"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, alone, check_exact=False, rtol=1e-12, atol=1e-15)

@@ -24,7 +24,18 @@ from ganbench.errors import Interrupted
 from ganbench.results import RunResult
 from ganbench.runner import interrupts
 from ganbench.suite import load_suite
-from ganbench.tracking import KIND, RESUMED_BY, RESUMES, Tracker, metric_name, timeline
+from ganbench.tracking import (
+    BATCH,
+    KIND,
+    PARAM_BATCH,
+    RESUMED_BY,
+    RESUMES,
+    Tracker,
+    batches,
+    flatten,
+    metric_name,
+    timeline,
+)
 from tests.conftest import TINY_SUITE, write
 
 STEPS = 30
@@ -281,3 +292,26 @@ def test_a_run_without_a_generator_cannot_be_sampled(ran, tmp_path, capsys):
     assert main(["sample", run_id, "--out", str(copy), "-n", "5", "-o", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no generator was saved" in err and run_id in err
+
+
+@pytest.mark.parametrize("n_params,n_points", [(0, 0), (5, 10), (90, 810), (95, 2000), (250, 0), (0, 2500)])
+def test_log_batches_keep_mlflow_limits_and_order(n_params, n_points):
+    params, points = [f"p{i}" for i in range(n_params)], [f"m{i}" for i in range(n_points)]
+    payloads = list(batches(params, points))
+    for some_params, some_points in payloads:
+        assert len(some_params) <= 100 and len(some_params) + len(some_points) <= 1000
+        assert some_params or some_points  # no empty call
+    assert [p for ps, _ in payloads for p in ps] == params
+    assert [m for _, ms in payloads for m in ms] == points
+    expected_calls = max(-(-n_params // PARAM_BATCH), -(-(n_params + n_points) // BATCH))
+    assert len(payloads) == expected_calls  # a small run's params and metrics: one call
+
+
+def test_children_hold_every_param_of_their_resolved_spec(ran):
+    suite, out, _, _ = ran
+    _, _, runs = client_and_runs(out)
+    _, children = parents_and_children(runs)
+    specs = {s.run_id: s for s in suite.specs}
+    for child in children:
+        expected = flatten(specs[child.data.tags["run_id"]].resolved())
+        assert {k: v for k, v in child.data.params.items() if k in expected} == expected

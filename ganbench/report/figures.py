@@ -17,7 +17,7 @@ from matplotlib.ticker import NullLocator
 
 from ganbench import samples as samples_store
 from ganbench.metrics import metric_info, shown_metrics
-from ganbench.plots import image_grid
+from ganbench.plots import tile_images
 from ganbench.report.intervals import bootstrap_interval, bounds_of, clip
 from ganbench.report.tables import _text
 from ganbench.results import RunRecord
@@ -281,7 +281,7 @@ def _samples_figure(
         if points.ndim == 2:
             _scatter(axes, points, _centres(record))
         else:
-            image_grid(axes, points)
+            _image_grid(axes, points)
         _style(axes, f"{variant} (seed {seed})")
     caption = (
         "Final samples of each variant's first seed: generated points (blue) over the mode centres "
@@ -313,6 +313,12 @@ def _scatter(axes, points: np.ndarray, centres: np.ndarray | None) -> None:
         axes.set_ylim(-span, span)
     axes.set_aspect("equal")
     _legend(axes)
+
+
+def _image_grid(axes, images: np.ndarray) -> None:
+    tiles = tile_images(images)
+    axes.imshow(tiles.squeeze(), cmap="gray" if tiles.shape[2] == 1 else None)
+    axes.axis("off")
 
 
 def _artifact_pictures(out_dir: Path, rows: pd.DataFrame) -> list[dict[str, str]]:
