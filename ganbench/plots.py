@@ -26,6 +26,7 @@ BLUE, RED, GREY = (31, 119, 180), (214, 39, 40), (120, 120, 120)
 def sample_figure(samples: np.ndarray, centres: np.ndarray | None, title: str, path: Path) -> Path:
     """Save a picture of `samples` ([n, 2] points or [n, C, H, W] images in [-1, 1]) to `path`."""
     if samples.ndim == 2:
+        samples, centres = _plane(samples), None if centres is None else _plane(centres)
         span = view_span(samples, centres)
         body, caption = scatter_pixels(samples, centres, span), _scatter_caption(len(samples), span)
     else:
@@ -58,7 +59,7 @@ def scatter_pixels(points: np.ndarray, centres: np.ndarray | None, span: float) 
     image = Image.fromarray(_blends()[np.minimum(hits, MAX_DEPTH)].reshape(SIDE, SIDE, 3))
     if centres is not None:
         draw = ImageDraw.Draw(image)
-        for col, row in _to_pixels(np.asarray(centres, dtype=np.float64)[:, :2], span):
+        for col, row in _to_pixels(centres, span):
             draw.line([(col - 4, row - 4), (col + 4, row + 4)], fill=RED, width=1)
             draw.line([(col - 4, row + 4), (col + 4, row - 4)], fill=RED, width=1)
     return np.asarray(image)
@@ -75,6 +76,12 @@ def tile_images(images: np.ndarray, n: int = 64) -> np.ndarray:
         r, q = divmod(i, side)
         canvas[r * h : (r + 1) * h, q * w : (q + 1) * w] = (np.transpose(image, (1, 2, 0)) + 1) / 2
     return canvas.clip(0, 1)
+
+
+def _plane(points: np.ndarray) -> np.ndarray:
+    """The first two coordinates of [n, d] points as float64; 1-D points lie on the x axis."""
+    points = np.asarray(points, dtype=np.float64)
+    return np.pad(points, ((0, 0), (0, 1))) if points.shape[1] == 1 else points[:, :2]
 
 
 def _to_pixels(points: np.ndarray, span: float) -> np.ndarray:

@@ -76,3 +76,15 @@ def test_scatter_picture_file_has_the_points(tmp_path):
     assert picture.shape == (SIDE + 2 * STRIP + 2, SIDE + 2, 3)
     body = picture[STRIP + 1 : STRIP + 1 + SIDE, 1 : 1 + SIDE]
     np.testing.assert_array_equal(body, scatter_pixels(points, np.array([[1.0, 1.0]]), 1.0 * 1.5 + 0.5))
+
+
+def test_points_of_other_dimensions_are_drawn_on_their_first_two(tmp_path):
+    """A plugin dataset of 1-D or 3-D points still gets its picture (1-D points on the x axis)."""
+    line = np.array([[0.5], [-0.5]])
+    path = sample_figure(line, np.array([[1.0], [-1.0]]), "1-D", tmp_path / "line.png")
+    body = np.asarray(Image.open(path).convert("RGB"))[STRIP + 1 : STRIP + 1 + SIDE, 1 : 1 + SIDE]
+    blue = np.argwhere((body == blend(1)).all(axis=2))
+    assert len(blue) == 8 and abs(blue[:, 0].mean() - (SIDE - 1) / 2) <= 1  # on the middle row
+    cube = np.array([[0.5, 0.5, 9.0]])
+    assert (scatter_pixels(cube[:, :2], None, 1.0) != WHITE).any()
+    sample_figure(cube, None, "3-D", tmp_path / "cube.png")
