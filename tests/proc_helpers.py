@@ -83,6 +83,17 @@ def wait_for(condition: Callable[[], bool], timeout: float, poll: float = 0.05) 
     return condition()
 
 
+def session_commands(sid: int) -> list[str]:
+    """The command lines of session `sid`'s live processes (for a failing test's message)."""
+    found = []
+    for pid in session_pids(sid):
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
+        except OSError:  # it ended meanwhile
+            continue
+    return found
+
+
 def no_processes_left(sid: int, timeout: float = 10) -> bool:
     return wait_for(lambda: not session_pids(sid), timeout, poll=0.1)
 
