@@ -34,7 +34,9 @@ class Ganbench:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env=env(),
+                # A process the test kills (SIGKILL) cannot remove its temporary folders: they
+                # stay in the test's own directory rather than in the machine's /tmp.
+                env=env() | {"TMPDIR": str(logs)},
                 cwd=cwd,
             )
         self.pid = self.proc.pid
