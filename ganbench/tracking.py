@@ -261,7 +261,7 @@ class Tracker:
         for path in artifacts:
             self._artifact(run_id, path)
         if generator is not None:
-            self._artifact(run_id, generator, "generator")
+            self._artifact(run_id, generator, "generator", link=True)  # the weights: not twice on disk
         if terminate:
             self.finish_run(run_id, result.status)
         return run_id
@@ -275,14 +275,18 @@ class Tracker:
         )
         self._artifact_uris.pop(mlflow_id, None)
 
-    def _artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
+    def _artifact(self, run_id: str, path: Path, folder: str | None = None, link: bool = False) -> None:
         """Copy a file into a run's artifacts through the repository at the URI create_run gave
-        (MlflowClient.log_artifact would look the run up in the store again first)."""
+        (MlflowClient.log_artifact would look the run up in the store again first). With `link`,
+        a local artifact store gets a hard link instead of a copy (one file on disk); only for
+        files that are never changed in place (written atomically: a rewrite is a new file)."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         try:
             repository = get_artifact_repository(self._artifact_uris[run_id], tracking_uri=self.uri)
-            repository.log_artifact(str(path), folder)
+            if link:
+                _hard_link(repository, path, folder)
+            repository.log_artifact(str(path), folder)  # where the link is there, MLflow does nothing
         except OSError as err:
             raise output_error(Path(self.out_dir or "."), err) from None
 
@@ -377,6 +381,19 @@ def batches(params: list[Any], points: list[Any]) -> Iterator[tuple[list[Any], l
         room = BATCH - len(some_params)
         some_points, points = points[:room], points[room:]
         yield some_params, some_points
+
+
+def _hard_link(repository: Any, path: Path, folder: str | None) -> None:
+    """Link `path` into a local artifact repository's folder (MLflow's LocalArtifactRepository
+    skips a file that is already its destination). Anything else (another file system, no hard
+    links, a remote store) is left to the repository's copy."""
+    root = getattr(repository, "artifact_dir", None)
+    if root is None:
+        return
+    target = Path(root, folder or "", Path(path).name)
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target)
 
 
 def _summary(result: RunResult, clock: Any) -> list[Any]:

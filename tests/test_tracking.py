@@ -170,6 +170,10 @@ def test_the_generator_is_saved_and_logged(ran):
     assert logged == [f"generator/{run_id}.npz"]
     copy = np.load(client.download_artifacts(child.info.run_id, logged[0]))
     assert np.array_equal(copy["weights"], weights)
+    # The local artifact store holds a hard link to the output dir's file, not a second copy.
+    stored = Path(child.info.artifact_uri.removeprefix("file://")) / logged[0]
+    assert stored.is_file() and stored.samefile(samples.generator_path(out, run_id))
+    assert stored.stat().st_nlink == 2
 
 
 def test_sample_draws_from_the_trained_generator(ran, tmp_path, capsys):
