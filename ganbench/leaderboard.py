@@ -52,7 +52,7 @@ def diverged_flags(runs: pd.DataFrame) -> pd.Series:
 # ----------------------------------------------------------------------------- aggregation
 
 
-CELL = ("variant", "dataset")  # a leaderboard cell; leaderboard_configs.csv adds the config
+CELL = ("variant", "dataset")  # a leaderboard cell (COLUMNS' first two); configs add the config
 
 
 def aggregate(runs: pd.DataFrame, by: tuple[str, ...] = CELL) -> pd.DataFrame:
@@ -75,8 +75,11 @@ def aggregate(runs: pd.DataFrame, by: tuple[str, ...] = CELL) -> pd.DataFrame:
     table = pd.concat([_metric_rows(done, by), _divergence_rows(done, by)], ignore_index=True)
     table = table.join(counts, on=list(by))
     table["vs_noise"] = _versus_noise(table)
-    columns = [*by, *COLUMNS[2:]] if by != CELL else COLUMNS
-    return table[columns].sort_values(["dataset", "metric", "variant"], kind="stable").reset_index(drop=True)
+    return (
+        table[[*by, *COLUMNS[2:]]]
+        .sort_values(["dataset", "metric", "variant"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def aggregate_configs(runs: pd.DataFrame) -> pd.DataFrame:

@@ -43,8 +43,9 @@ def view_span(points: np.ndarray, centres: np.ndarray | None) -> float:
     them fall outside, as they should), else around the finite points."""
     if centres is not None and len(centres):
         return float(np.abs(centres).max()) * 1.5 + 0.5
-    finite = points[np.isfinite(points).all(axis=1)]
-    return float(np.abs(finite).max()) * 1.05 if len(finite) and np.abs(finite).max() > 0 else 1.0
+    finite = np.abs(points[np.isfinite(points).all(axis=1)])
+    largest = float(finite.max()) if finite.size else 0.0
+    return largest * 1.05 if largest > 0 else 1.0
 
 
 def scatter_pixels(points: np.ndarray, centres: np.ndarray | None, span: float) -> np.ndarray:

@@ -159,7 +159,7 @@ class Tracker:
         self.parent_id: str | None = None
         self._finished: dict[str, list[str]] = {}  # run id -> FINISHED children, from reconcile
         self._ends: dict[str, int] = {}  # child -> its training's end (ms), set when it is closed
-        self._artifact_uris: dict[str, str] = {}  # run -> where its artifacts go, from create_run
+        self._repositories: dict[str, Any] = {}  # run -> its artifact repository, from create_run
 
     def start_parent(
         self,
@@ -182,7 +182,7 @@ class Tracker:
             tags[RESUMES] = previous.info.run_id
         run = self.client.create_run(self.experiment_id, run_name=suite, tags=tags)
         self.parent_id = run.info.run_id
-        self._artifact_uris[self.parent_id] = run.info.artifact_uri
+        self._remember_repository(run)
         if RESUMES in tags:
             self.client.set_tag(tags[RESUMES], RESUMED_BY, self.parent_id)
         self._log(run.info.run_id, params=params)
@@ -252,7 +252,7 @@ class Tracker:
             tags=tags,
         )
         run_id = run.info.run_id
-        self._artifact_uris[run_id] = run.info.artifact_uri
+        self._remember_repository(run)
         if result.ended_at > 0:
             self._ends[run_id] = int(result.ended_at * 1000)
         params = flatten(spec.resolved()) | {f"metric_identity.{k}": v for k, v in result.info.items()}
@@ -273,17 +273,23 @@ class Tracker:
             "FAILED" if status == "failed" else "FINISHED",
             end_time=self._ends.pop(mlflow_id, None),
         )
-        self._artifact_uris.pop(mlflow_id, None)
+        self._repositories.pop(mlflow_id, None)
 
-    def _artifact(self, run_id: str, path: Path, folder: str | None = None, link: bool = False) -> None:
-        """Copy a file into a run's artifacts through the repository at the URI create_run gave
-        (MlflowClient.log_artifact would look the run up in the store again first). With `link`,
-        a local artifact store gets a hard link instead of a copy (one file on disk); only for
-        files that are never changed in place (written atomically: a rewrite is a new file)."""
+    def _remember_repository(self, run: Any) -> None:
+        """The artifact repository at the URI create_run returned, made once per run (MLflow's
+        log_artifact would look the run up in the store again for every file)."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
+        self._repositories[run.info.run_id] = get_artifact_repository(
+            run.info.artifact_uri, tracking_uri=self.uri
+        )
+
+    def _artifact(self, run_id: str, path: Path, folder: str | None = None, link: bool = False) -> None:
+        """Copy a file into a run's artifacts. With `link`, a local artifact store gets a hard link
+        instead of a copy (one file on disk); only for files that are never changed in place
+        (written atomically: a rewrite is a new file)."""
         try:
-            repository = get_artifact_repository(self._artifact_uris[run_id], tracking_uri=self.uri)
+            repository = self._repositories[run_id]
             if link:
                 _hard_link(repository, path, folder)
             repository.log_artifact(str(path), folder)  # where the link is there, MLflow does nothing
