@@ -1,10 +1,10 @@
 """Where the seconds of a small suite go, end to end, and the end-to-end ratio to the plain loop.
 
-    .venv/bin/python bench/fixed_costs.py [--steps N] [--long-steps N]
+    .venv/bin/python bench/fixed_costs.py [--steps N] [--long-steps N] [--pairs N]
 
 (a) Breakdown: bench/suites/wgan16.yaml (16 clipped-WGAN runs) at --steps (default 10) through
-    ``ganbench.run`` into a fresh output dir with a fresh MLflow SQLite store, in this process,
-    as `ganbench run` does it. Phases are timed by wrapping the functions that do them: imports
+    ``ganbench.run`` into a fresh output dir with a fresh MLflow SQLite store, all in this process
+    (MLflow too: imported here, so the tracker stays in-process; (d) times the side process). Phases are timed by wrapping the functions that do them: imports
     (torch, MLflow, POT, Pillow and every built-in piece, first, one package at a time, as a run
     would on its way: POT without scikit-learn), the tracking store's set-up, training (without
     its evaluations), evaluation, the reference rows, recording (MLflow children, plots,
@@ -15,6 +15,11 @@
 (c) Held-out ratio: the same suite at --long-steps (default 300) end to end, fresh dir and store
     again, against the plain per-run loop (bench/toy_throughput.py's ``plain_run``: nn.Sequential
     MLPs, torch.optim, no evaluation) on the same specs, both timed here.
+(d) From a shell: `python -m ganbench.cli run bench/suites/wgan16.yaml --steps N --quiet`, whose
+    MLflow calls run in a side process that imports MLflow while the command imports torch
+    (ganbench/tracker_process.py), against the same command with MLflow imported first (so the
+    tracker stays in-process, as before), alternating, --pairs times; fresh output dirs. Run first,
+    while this process has imported nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--long-steps", type=int, default=300)
+    parser.add_argument("--pairs", type=int, default=3, help="(d): shell runs of each kind")
     args = parser.parse_args()
+    if args.pairs > 0:  # first, while this process has imported nothing
+        compare_shell_runs(args.steps, args.pairs)
 
     # What a `ganbench run` imports, first thing here, one package (with what it pulls in) at a time.
     sys.path.insert(0, str(ROOT))
@@ -154,6 +162,36 @@ def compare_pictures(repeats: int = 10) -> None:
         f"(b) a run's picture: Pillow {ours:.1f} ms, matplotlib {theirs:.1f} ms -> {theirs / ours:.1f}x;"
         f" importing matplotlib, which a run no longer does: {mpl_import:.2f} s"
     )
+
+
+def compare_shell_runs(steps: int, pairs: int) -> None:
+    """(d): seconds of whole commands, the tracker in a side process against in-process."""
+    import statistics
+    import subprocess
+
+    command = ["run", str(SUITE), "--steps", str(steps), "--quiet", "--out"]
+    kinds = {
+        "side process": [sys.executable, "-m", "ganbench.cli", *command],
+        "in-process": [sys.executable, "-c", IN_PROCESS, *command],
+    }
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for _ in range(pairs):
+        for kind, argv in kinds.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                done = subprocess.run([*argv, tmp], cwd=ROOT, capture_output=True, text=True)
+                seconds[kind].append(time.perf_counter() - start)
+            assert done.returncode == 0, done.stderr
+    side, inside = (statistics.median(seconds[k]) for k in kinds)
+    runs = ", ".join(f"{k} {' '.join(f'{s:.2f}' for s in v)}" for k, v in seconds.items())
+    print(f"(d) `ganbench run` 16 x {steps} steps from a shell ({runs} s):")
+    print(
+        f"    median {side:.2f} s with the MLflow tracker in a side process, {inside:.2f} s in-process -> {inside / side:.2f}x"
+    )
+
+
+# The CLI with MLflow imported first: tracker_process.wanted() is then False (the old path).
+IN_PROCESS = "import sys, mlflow.tracking; from ganbench.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def patch_phases(spent: dict[str, float]) -> None:

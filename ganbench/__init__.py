@@ -24,9 +24,15 @@ __all__ = ["Outcome", "RunOptions", "Suite", "load_suite", "run", "__version__"]
 
 def run(suite: Any, **options: Any) -> Outcome:
     """Run a suite (a path, a dict or a loaded Suite); see ganbench.api.run."""
-    from ganbench.api import run as run_api
+    from ganbench.tracker_process import discard, prestart
 
-    return run_api(suite, **options)
+    prestart()  # MLflow is imported in a side process while the API imports torch
+    try:
+        from ganbench.api import run as run_api
+
+        return run_api(suite, **options)
+    finally:
+        discard()  # not taken (bad input, nothing to train): ended
 
 
 def load_suite(

@@ -31,7 +31,8 @@ from ganbench.references import evaluate_references, reference_specs
 from ganbench.results import DONE, RunRecord, RunResult, runs_table
 from ganbench.runner import interrupts, lock, parse_devices, plan_units, small_job
 from ganbench.suite import Suite
-from ganbench.tracking import Tracker, default_uri
+from ganbench.tracker_process import connect, discard
+from ganbench.tracking import default_uri
 
 # Present while an invocation trains (names its tracking URI), removed once its MLflow runs are
 # closed: a later invocation with nothing to train still closes what a killed one left RUNNING.
@@ -166,6 +167,8 @@ def run_suite(suite: Suite, options: RunOptions) -> Outcome:
             err.finished = sum(s.run_id in done and done[s.run_id].done for s in suite.specs)
             err.pending = len(suite.specs) - err.finished
             raise
+        finally:
+            discard()  # a tracker process started for this call and not needed (nothing to train)
 
 
 def _warn(message: str) -> None:
@@ -231,7 +234,6 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
         options, devices = replace(options, runs_per_device=1, devices=devices[0]), devices[:1]
     backend = create_backend(options.backend, options, out_dir)
     uri = options.tracking_uri or default_uri(out_dir)
-    tracker = Tracker(uri, experiment=suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
     slots = (os.cpu_count() or 1) if devices == ["cpu"] else len(devices) * max(1, options.runs_per_device)
     if devices == ["cpu"] and options.runs_per_device > 0:
         slots = min(slots, options.runs_per_device)
@@ -261,6 +263,7 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
         if all(r.status in DONE for r in results):  # a failed unit keeps it: its retry resumes
             checkpoint.discard(context.checkpoint_dir, [r.spec.run_id for r in results])
 
+    tracker = connect(uri, suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
     status = "FAILED"
     try:
         # Runs a killed invocation left RUNNING become KILLED (or FINISHED, if their record was
@@ -285,13 +288,16 @@ def _train(suite: Suite, todo, options: RunOptions, context: EvalContext, out_di
         status = "KILLED"
         raise
     finally:
-        if status == "FINISHED":
-            tracker.end_parent(status)
-            (out_dir / INFLIGHT).unlink(missing_ok=True)
-        else:  # best effort: what it cannot fix, the next invocation's reconcile does
-            with contextlib.suppress(Exception):
-                tracker.reconcile(store.load(out_dir), parent_status=status)
+        try:
+            if status == "FINISHED":
+                tracker.end_parent(status)
                 (out_dir / INFLIGHT).unlink(missing_ok=True)
+            else:  # best effort: what it cannot fix, the next invocation's reconcile does
+                with contextlib.suppress(Exception):
+                    tracker.reconcile(store.load(out_dir), parent_status=status)
+                    (out_dir / INFLIGHT).unlink(missing_ok=True)
+        finally:
+            tracker.close()
     return tables
 
 
@@ -311,8 +317,11 @@ def _close_left_over(suite: Suite, options: RunOptions, out_dir: Path) -> None:
     except (OSError, ValueError, AttributeError):
         uri = None
     uri = uri or options.tracking_uri or default_uri(out_dir)
-    tracker = Tracker(uri, experiment=suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
-    tracker.reconcile(store.load(out_dir))
+    tracker = connect(uri, suite.name, artifact_root=out_dir / "mlartifacts", out_dir=out_dir)
+    try:
+        tracker.reconcile(store.load(out_dir))
+    finally:
+        tracker.close()
     marker.unlink(missing_ok=True)
 
 

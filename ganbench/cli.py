@@ -358,10 +358,11 @@ def _options(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    suite = _load(args)
+    _prestart_tracker()
     from ganbench import api
     from ganbench.summary import outcome_summary, print_failures, print_outcome
 
-    suite = _load(args)
     outcome = api.run_suite(suite, _options(args))
     print_outcome(outcome)
     code = EXIT_RUNS_FAILED if print_failures(outcome) else 0
@@ -370,10 +371,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    suite = _load(args)
+    _prestart_tracker()
     from ganbench import api
     from ganbench.summary import check_summary, outcome_summary, print_check, print_failures, print_outcome
 
-    suite = _load(args)
     outcome, failed_claims, regressions = api.check_suite(suite, _options(args), args.baseline)
     print_outcome(outcome)
     failed_runs = print_failures(outcome)
@@ -384,6 +386,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         "check": check_summary(failed_claims, regressions),
     }
     return EXIT_RUNS_FAILED if failed_runs else gate
+
+
+def _prestart_tracker() -> None:
+    """MLflow is imported in a side process while this one imports torch (ganbench/tracker_process.py)."""
+    from ganbench.tracker_process import prestart
+
+    prestart()
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

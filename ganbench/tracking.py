@@ -1,8 +1,9 @@
 """MLflow records: one parent run per suite invocation, one child run per GAN run.
 
-Only the parent process talks to MLflow (workers return results), so the SQLite store never sees
-concurrent writers, and every child is logged in a few ``log_batch`` calls: per-call logging
-costs about 5 ms a metric on SQLite.
+One process talks to MLflow for a suite: the suite's own, or the side process it started so as
+not to import MLflow itself (tracker_process.py); workers return results. So the SQLite store
+never sees concurrent writers from one suite, and every child is logged in a few ``log_batch``
+calls: per-call logging costs about 5 ms a metric on SQLite.
 
 What MLflow's UI shows: the experiment (one per suite name) is tagged as a model-training
 experiment, so MLflow 3 opens its runs table rather than the GenAI (traces) view. A parent run
@@ -274,6 +275,10 @@ class Tracker:
             end_time=self._ends.pop(mlflow_id, None),
         )
         self._repositories.pop(mlflow_id, None)
+
+    def close(self) -> None:
+        """Nothing to release in-process (MLflow keeps its store for the life of the process);
+        tracker_process.TrackerProcess.close ends its process."""
 
     def _remember_repository(self, run: Any) -> None:
         """The artifact repository at the URI create_run returned, made once per run (MLflow's

@@ -55,9 +55,6 @@ class Ganbench:
     def kill_group(self, signum: int) -> None:
         os.killpg(self.pid, signum)
 
-    def children(self) -> list[int]:
-        return [pid for pid in session_pids(self.pid) if pid != self.pid]
-
 
 def session_pids(sid: int) -> list[int]:
     """Live (non-zombie) processes of session `sid`, from /proc."""
@@ -85,15 +82,17 @@ def wait_for(condition: Callable[[], bool], timeout: float, poll: float = 0.05) 
     return condition()
 
 
+def command_line(pid: int) -> str:
+    """A process's command line ("" once it has ended)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def session_commands(sid: int) -> list[str]:
     """The command lines of session `sid`'s live processes (for a failing test's message)."""
-    found = []
-    for pid in session_pids(sid):
-        try:
-            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
-        except OSError:  # it ended meanwhile
-            continue
-    return found
+    return [line[:200] for line in map(command_line, session_pids(sid)) if line]
 
 
 def no_processes_left(sid: int, timeout: float = 10) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY_SUITE, write
+from tests.proc_helpers import is_child, mlflow_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "torchvision", "torch_fidelity", "mlflow", "ray", "ot", "sklearn", "optuna", "matplotlib")
@@ -111,11 +112,17 @@ def test_toy_metrics_load_pot_without_scikit_learn():
     assert abs(float(w1) - 2**0.5) < 1e-12
 
 
-def test_run_imports_no_matplotlib(tmp_path):
+def test_run_imports_neither_matplotlib_nor_mlflow(tmp_path):
     """`ganbench run` draws its per-run pictures with Pillow: matplotlib (half a second of
-    start-up) is the report's alone, and scikit-learn stays out as well."""
+    start-up) is the report's alone, and scikit-learn stays out as well. MLflow is imported by the
+    tracker's side process (ganbench/tracker_process.py), not by the command's: the runs are in
+    the store all the same, with their pictures."""
     suite = write(tmp_path, TINY_SUITE.replace("steps: 60", "steps: 4").replace("seeds: 2", "seeds: 1"))
     result, output = probe("run", str(suite), "--out", str(tmp_path / "out"), "--quiet")
     assert result["rc"] in (0, 1), output  # 1: a claim or health finding, not a crash
-    assert not {"matplotlib", "sklearn"} & set(result["heavy"]) and "torch" in result["heavy"], output
+    assert not {"matplotlib", "sklearn", "mlflow"} & set(result["heavy"]) and "torch" in result["heavy"], (
+        output
+    )
     assert list((tmp_path / "out" / "mlartifacts").glob("*/artifacts/samples_*.png")), output
+    children = [r for r in mlflow_runs(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}", "tiny") if is_child(r)]
+    assert len(children) == 4 and {r.info.status for r in children} == {"FINISHED"}, output

@@ -20,7 +20,7 @@ import pytest
 
 from ganbench.suite import load_suite
 from tests.conftest import write
-from tests.proc_helpers import Ganbench, is_child, mlflow_runs, no_processes_left, wait_for
+from tests.proc_helpers import Ganbench, is_child, mlflow_runs, no_processes_left, session_commands, wait_for
 
 # `quick` runs finish at once; the `slow` unit trains for several seconds, so signals hit training.
 SUITE = """
@@ -72,7 +72,9 @@ def history(tmp_path_factory):
     step("kill-setup", lambda r: lock.exists() and lock.stat().st_size > 0, signal.SIGKILL, True, in_process)
     before = len(done_records(out))
     step("kill-after-record", lambda r: len(done_records(out)) > before, signal.SIGKILL, True, pool)
-    training = lambda r: len(r.children()) >= 4  # noqa: E731 - resource tracker, queue manager, 2 workers
+    # Training: the queue manager and 2 workers are up (multiprocessing's spawned children; the
+    # MLflow tracker process and the resource tracker are not).
+    training = lambda r: sum("spawn_main" in c for c in session_commands(r.pid)) >= 3  # noqa: E731
     step("sigint", training, signal.SIGINT, False, pool)
     step("sigterm", training, signal.SIGTERM, False, pool)
     final = Ganbench(in_process, logs, "resume")  # the same runs: --runs-per-device is not in a run id
