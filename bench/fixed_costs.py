@@ -15,11 +15,12 @@
 (c) Held-out ratio: the same suite at --long-steps (default 300) end to end, fresh dir and store
     again, against the plain per-run loop (bench/toy_throughput.py's ``plain_run``: nn.Sequential
     MLPs, torch.optim, no evaluation) on the same specs, both timed here.
-(d) From a shell: `python -m ganbench.cli run bench/suites/wgan16.yaml --steps N --quiet`, whose
-    MLflow calls run in a side process that imports MLflow while the command imports torch
-    (ganbench/tracker_process.py), against the same command with MLflow imported first (so the
-    tracker stays in-process, as before), alternating, --pairs times; fresh output dirs. Run first,
-    while this process has imported nothing.
+(d) From a shell: `python -m ganbench.cli run bench/suites/wgan16.yaml --steps N --quiet`, as it
+    runs now (MLflow's calls in a side process that imports MLflow while the command imports
+    torch, ganbench/tracker_process.py; the exit without the interpreter's teardown,
+    cli.exit_now), with the side process only, and as before (MLflow imported first, so the
+    tracker stays in-process; a plain exit); alternating, --pairs times each, fresh output dirs.
+    Run first, while this process has imported nothing.
 """
 
 from __future__ import annotations
@@ -165,14 +166,21 @@ def compare_pictures(repeats: int = 10) -> None:
 
 
 def compare_shell_runs(steps: int, pairs: int) -> None:
-    """(d): seconds of whole commands, the tracker in a side process against in-process."""
+    """(d): seconds of whole commands: as `ganbench` runs now, with only the side process, and as
+    before (both undone)."""
     import statistics
     import subprocess
 
     command = ["run", str(SUITE), "--steps", str(steps), "--quiet", "--out"]
-    kinds = {
-        "side process": [sys.executable, "-m", "ganbench.cli", *command],
-        "in-process": [sys.executable, "-c", IN_PROCESS, *command],
+    kinds = {  # the CLI's own exit is ganbench.cli.exit_now; sys.exit(main()) is the plain one
+        "now": [sys.executable, "-m", "ganbench.cli", *command],
+        "side process, plain exit": [sys.executable, "-c", PLAIN_EXIT, *command],
+        "before (in-process, plain exit)": [
+            sys.executable,
+            "-c",
+            "import mlflow.tracking; " + PLAIN_EXIT,
+            *command,
+        ],
     }
     seconds: dict[str, list[float]] = defaultdict(list)
     for _ in range(pairs):
@@ -182,16 +190,17 @@ def compare_shell_runs(steps: int, pairs: int) -> None:
                 done = subprocess.run([*argv, tmp], cwd=ROOT, capture_output=True, text=True)
                 seconds[kind].append(time.perf_counter() - start)
             assert done.returncode == 0, done.stderr
-    side, inside = (statistics.median(seconds[k]) for k in kinds)
-    runs = ", ".join(f"{k} {' '.join(f'{s:.2f}' for s in v)}" for k, v in seconds.items())
-    print(f"(d) `ganbench run` 16 x {steps} steps from a shell ({runs} s):")
-    print(
-        f"    median {side:.2f} s with the MLflow tracker in a side process, {inside:.2f} s in-process -> {inside / side:.2f}x"
-    )
+    median = {kind: statistics.median(values) for kind, values in seconds.items()}
+    before = median["before (in-process, plain exit)"]
+    print(f"(d) `ganbench run` 16 x {steps} steps from a shell, median of {pairs} (alternating):")
+    for kind, values in seconds.items():
+        runs = " ".join(f"{s:.2f}" for s in values)
+        print(f"    {kind:32}{median[kind]:6.2f} s  ({runs})  {before / median[kind]:.2f}x")
 
 
-# The CLI with MLflow imported first: tracker_process.wanted() is then False (the old path).
-IN_PROCESS = "import sys, mlflow.tracking; from ganbench.cli import main; sys.exit(main(sys.argv[1:]))"
+# The CLI without its fast exit; with MLflow imported first, tracker_process.wanted() is False
+# and the tracker stays in-process: the command as it was before both.
+PLAIN_EXIT = "import sys; from ganbench.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def patch_phases(spent: dict[str, float]) -> None:

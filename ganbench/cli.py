@@ -16,11 +16,14 @@ other missing argument.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
+import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ganbench.errors import BadInput, Locked, OutputError
 
@@ -501,5 +504,28 @@ COMMANDS = {
     "sample": cmd_sample,
 }
 
+
+
+def entry() -> NoReturn:
+    """The `ganbench` command: ``main``, then ``exit_now`` with its code."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown, which frees the objects of torch, SciPy, pandas
+    and the rest one module at a time: 0.6-0.9 s after a `ganbench run` of 7 s. What an exit must
+    do is done first: the atexit handlers (multiprocessing's clean-up, temporary folders, an
+    unused tracker process, logging) and flushing stdout and stderr; files are closed by then
+    (every write goes through a ``with`` or ``write_atomic``). While a thread that a normal exit
+    would wait for is still running, this is a normal exit."""
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # noqa: SLF001 - what sys.exit runs before the teardown
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe (`| head`): nothing to flush into
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
