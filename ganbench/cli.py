@@ -505,7 +505,6 @@ COMMANDS = {
 }
 
 
-
 def entry() -> NoReturn:
     """The `ganbench` command: ``main``, then ``exit_now`` with its code."""
     exit_now(main())

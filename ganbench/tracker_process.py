@@ -34,7 +34,8 @@ from ganbench.errors import BadInput, OutputError
 from ganbench.runner import interrupts
 from ganbench.tracking import Tracker
 
-# The child: ignore the signals first, then serve (the path makes it this ganbench's code).
+# The child: ignore the signals first (one in the few milliseconds before that line ends it, and the
+# caller's next call stops the suite with one line), then serve this ganbench's code (the path).
 CHILD = (
     "import signal, sys; [signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)]; "
     "sys.path.insert(0, sys.argv[1]); from ganbench.tracker_process import serve; serve()"

@@ -45,7 +45,7 @@ def test_wheel_installs_in_a_clean_venv_and_validates(tmp_path):
     assert "ganbench/templates/report.html.j2" in names and "ganbench/cli.py" in names
     assert "ganbench/metrics/mog.py" in names and not [n for n in names if n.startswith("tests/")]
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
-    assert b"ganbench = ganbench.cli:main" in entry_points
+    assert b"ganbench = ganbench.cli:entry" in entry_points
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
