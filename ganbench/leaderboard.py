@@ -17,7 +17,8 @@ from ganbench.metrics import metric_info
 from ganbench.results import metric_columns
 from ganbench.suite import ToleranceConfig
 
-KEYS = ["variant", "dataset", "metric"]
+CELL = ("variant", "dataset")  # a leaderboard cell; configs add the config
+KEYS = [*CELL, "metric"]  # a leaderboard row
 # healthy: runs of the cell classified healthy (ganbench.health); configs: sweep configurations
 # pooled in the cell; vs_noise: whether the cell's mean beats the noise reference's
 # ("better" / "not better"; empty for the references and metrics noise is not scored on).
@@ -50,9 +51,6 @@ def diverged_flags(runs: pd.DataFrame) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- aggregation
-
-
-CELL = ("variant", "dataset")  # a leaderboard cell (COLUMNS' first two); configs add the config
 
 
 def aggregate(runs: pd.DataFrame, by: tuple[str, ...] = CELL) -> pd.DataFrame:

@@ -40,7 +40,7 @@ CHILD = (
     "import signal, sys; [signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)]; "
     "sys.path.insert(0, sys.argv[1]); from ganbench.tracker_process import serve; serve()"
 )
-CALLS = ("reconcile", "start_parent", "log_run", "finish_run", "supersede", "log_suite", "end_parent")
+CALLS = ("reconcile", "start_parent", "finish_run", "supersede", "log_suite", "end_parent")  # and log_run
 _spare: TrackerProcess | None = None  # started by prestart, taken by connect
 
 
@@ -60,10 +60,15 @@ def prestart() -> None:
 
 def discard() -> None:
     """End a prestarted process that was not taken (it holds nothing yet)."""
+    process = _take_spare()
+    if process is not None:
+        process.close(timeout=0)
+
+
+def _take_spare() -> TrackerProcess | None:
     global _spare
     process, _spare = _spare, None
-    if process is not None:
-        process.kill()
+    return process
 
 
 atexit.register(discard)
@@ -72,8 +77,7 @@ atexit.register(discard)
 def connect(uri: str, experiment: str, artifact_root: Path, out_dir: Path) -> Tracker | TrackerProcess:
     """The suite's tracker: the prestarted process, opened on this store, or else an in-process
     ``Tracker``. Either way, ``close()`` it when done."""
-    global _spare
-    process, _spare = _spare, None
+    process = _take_spare()
     if process is None:
         return Tracker(uri, experiment, artifact_root=artifact_root, out_dir=out_dir)
     try:
@@ -125,23 +129,17 @@ class TrackerProcess:
             raise value
         return value
 
-    def close(self) -> None:
-        """Close the pipe and wait for the process to end (every call was answered already)."""
+    def close(self, timeout: float = 60) -> None:
+        """Close the pipe and wait up to `timeout` s for the process to end (every call was
+        answered already), then kill it (0: at once, for one that holds nothing)."""
         with contextlib.suppress(OSError):
             self._child.stdin.close()
         try:
-            self._child.wait(timeout=60)
+            self._child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self._child.kill()
             self._child.wait()
         self._child.stdout.close()
-
-    def kill(self) -> None:
-        self._child.kill()
-        self._child.wait()
-        for pipe in (self._child.stdin, self._child.stdout):
-            with contextlib.suppress(OSError):
-                pipe.close()
 
     def _ended(self) -> str:
         code = self._child.poll()
